@@ -1,0 +1,1 @@
+"""The agent runtime: agents, the episode loop and its trajectory log."""

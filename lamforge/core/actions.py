@@ -1,0 +1,175 @@
+"""One action definition, rendered three ways.
+
+An :class:`ActionSpec` declares a function's name, description and parameters once. From that single
+declaration it renders
+
+* prompt text for a model (:meth:`ActionSpec.prompt_text`),
+* an OpenAI/MCP-style JSON tool schema (:meth:`ActionSpec.tool_schema`),
+* the executable call (:meth:`ActionSet.execute` validates an :class:`Action` and calls the
+  environment's method of the same name).
+
+Environments, agents, the data pipeline and trainers all import the same :class:`ActionSet`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from lamforge.core.errors import BadArguments, UnknownFunction
+from lamforge.core.schemas import Action, Status
+
+ParamType = Literal["string", "integer", "number", "boolean"]
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+class Param(BaseModel):
+    name: str
+    type: ParamType = "string"
+    description: str = ""
+    required: bool = True
+    enum: list[Any] | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
+        return schema
+
+    def coerce(self, value: Any) -> Any:
+        """Accept the obvious spellings a model produces ("3" for 3), reject the rest."""
+        if isinstance(value, bool) and self.type != "boolean":
+            raise BadArguments(f"argument {self.name!r} must be {self.type}, got a boolean")
+        if isinstance(value, _PY_TYPES[self.type]):
+            out = value
+        elif self.type == "integer" and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            out = int(value)
+        elif self.type == "integer" and isinstance(value, float) and value.is_integer():
+            out = int(value)
+        elif self.type == "number" and isinstance(value, str):
+            try:
+                out = float(value)
+            except ValueError:
+                raise BadArguments(f"argument {self.name!r} must be a number, got {value!r}") from None
+        elif self.type == "string" and isinstance(value, (int, float)):
+            out = str(value)
+        elif self.type == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+            out = value.lower() == "true"
+        else:
+            raise BadArguments(
+                f"argument {self.name!r} must be {self.type}, got {type(value).__name__} {value!r}"
+            )
+        if self.enum is not None and out not in self.enum:
+            raise BadArguments(f"argument {self.name!r} must be one of {self.enum}, got {out!r}")
+        return out
+
+
+class ActionSpec(BaseModel):
+    name: str
+    description: str
+    kind: Literal["gui", "api"] = Field(
+        description="gui: acts on a labelled control; api: calls the application's API."
+    )
+    params: list[Param] = Field(default_factory=list)
+    targets_control: bool = Field(
+        default=False, description="Takes the numeric label of a control from the observation."
+    )
+
+    def all_params(self) -> list[Param]:
+        control = [Param(name="control", type="integer", description="Label of the control.")]
+        return (control if self.targets_control else []) + self.params
+
+    def prompt_text(self) -> str:
+        sig = ", ".join(
+            f"{p.name}: {p.type}" + ("" if p.required else " = None") for p in self.all_params()
+        )
+        return f"{self.name}({sig}) - {self.description}"
+
+    def tool_schema(self) -> dict[str, Any]:
+        params = self.all_params()
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": {
+                    "type": "object",
+                    "properties": {p.name: p.json_schema() for p in params},
+                    "required": [p.name for p in params if p.required],
+                    "additionalProperties": False,
+                },
+            },
+        }
+
+    def validate_args(self, action: Action) -> dict[str, Any]:
+        """Return the keyword arguments of the executable call, or raise BadArguments."""
+        if self.targets_control and action.control_label is None:
+            raise BadArguments(f"{self.name} needs a control label")
+        if not self.targets_control and action.control_label is not None:
+            raise BadArguments(f"{self.name} takes no control label")
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(action.args) - set(known))
+        if unknown:
+            raise BadArguments(f"{self.name} has no argument(s) {unknown}; it takes {sorted(known)}")
+        kwargs: dict[str, Any] = {}
+        for p in self.params:
+            if p.name in action.args and action.args[p.name] is not None:
+                kwargs[p.name] = p.coerce(action.args[p.name])
+            elif p.required:
+                raise BadArguments(f"{self.name} is missing argument {p.name!r}")
+        if self.targets_control:
+            kwargs = {"control": Param(name="control", type="integer").coerce(action.control_label), **kwargs}
+        return kwargs
+
+
+class ActionSet:
+    """The actions one environment understands, in a fixed order."""
+
+    def __init__(self, specs: Iterable[ActionSpec]):
+        self.specs: dict[str, ActionSpec] = {s.name: s for s in specs}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.specs
+
+    def __iter__(self):
+        return iter(self.specs.values())
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def get(self, name: str | None) -> ActionSpec:
+        if name not in self.specs:
+            raise UnknownFunction(f"unknown function {name!r}; available: {', '.join(self.specs)}")
+        return self.specs[name]
+
+    def prompt_text(self) -> str:
+        return "\n".join(s.prompt_text() for s in self.specs.values())
+
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        return [s.tool_schema() for s in self.specs.values()]
+
+    def execute(self, action: Action, target: Any) -> Any:
+        """Validate ``action`` and run it as a call of ``target``'s method of the same name."""
+        spec = self.get(action.function)
+        kwargs = spec.validate_args(action)
+        return getattr(target, spec.name)(**kwargs)
+
+    def from_tool_call(self, name: str, arguments: dict[str, Any], **fields: Any) -> Action:
+        """Turn an OpenAI-style tool call into an :class:`Action` (the control moves out of args)."""
+        args = dict(arguments)
+        label = args.pop("control", None) if name in self.specs and self.specs[name].targets_control else None
+        status = fields.pop("status", Status.CONTINUE)
+        return Action(function=name, control_label=label, args=args, status=status, **fields)
+
+    def to_tool_call(self, action: Action) -> dict[str, Any]:
+        args = dict(action.args)
+        if action.control_label is not None:
+            args = {"control": action.control_label, **args}
+        return {"name": action.function, "arguments": args}

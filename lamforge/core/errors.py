@@ -1,0 +1,76 @@
+"""Typed errors.
+
+Two families, as in Gymnasium and smolagents:
+
+* ``ActionError`` and its children are mistakes the *model* can fix (a control that does not
+  exist, an unknown function, bad arguments). Environments never let them escape ``step``: they
+  come back in the next observation as ``last_action_error``.
+* Everything else derived from ``LamforgeError`` is for the *user* to fix, and its message says
+  what to do.
+"""
+
+from __future__ import annotations
+
+
+class LamforgeError(Exception):
+    """Base class of every error lamforge raises on purpose."""
+
+
+# --- errors the model can fix: shown to it in the next observation ---------------------------
+
+
+class ActionError(LamforgeError):
+    """An action that could not be carried out; the episode goes on."""
+
+
+class UnknownFunction(ActionError):
+    pass
+
+
+class UnknownControl(ActionError):
+    pass
+
+
+class BadArguments(ActionError):
+    pass
+
+
+class ActionNotApplicable(ActionError):
+    """The action exists and is well formed but makes no sense in the current state
+    (formatting with nothing selected, a dialog button after the dialog closed, ...)."""
+
+
+class ParseError(ActionError):
+    """Model output that is not a valid action (free-form decoding path)."""
+
+
+# --- errors the user must fix ------------------------------------------------------------------
+
+
+class EnvironmentNotFound(LamforgeError):
+    pass
+
+
+class TaskNotFound(LamforgeError):
+    pass
+
+
+class TaskFileError(LamforgeError):
+    """A task or dataset file that cannot be read; the message names the file and line."""
+
+    def __init__(self, path: object, line: int | None, reason: str):
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {reason}")
+        self.path, self.line, self.reason = path, line, reason
+
+
+class DependencyNotInstalled(LamforgeError):
+    pass
+
+
+class ModelNotFound(LamforgeError):
+    pass
+
+
+class BackendError(LamforgeError):
+    """A model backend failed (server down, timed out, returned garbage after retries)."""

@@ -1,0 +1,1 @@
+"""The Office environment: a Word-style application over real .docx documents."""

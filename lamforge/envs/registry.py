@@ -1,0 +1,58 @@
+"""Environment registry: versioned ids ``lamforge/<Name>-v0`` with lazy ``module:Class`` entry
+points, registered with Gymnasium itself so ``gymnasium.make("lamforge/Office-v0")`` works too.
+Short names (``office``) are accepted wherever an id is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium
+
+from lamforge.core.errors import EnvironmentNotFound
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    id: str
+    short_name: str
+    entry_point: str
+    tasks_module: str
+    description: str
+
+
+_SPECS: dict[str, EnvSpec] = {}
+
+
+def register(spec_: EnvSpec) -> None:
+    _SPECS[spec_.id] = spec_
+    if spec_.id not in gymnasium.registry:
+        gymnasium.register(id=spec_.id, entry_point=spec_.entry_point, disable_env_checker=False)
+
+
+def spec(name: str) -> EnvSpec:
+    for s in _SPECS.values():
+        if name in (s.id, s.short_name):
+            return s
+    raise EnvironmentNotFound(
+        f"no environment {name!r}; registered: {', '.join(s.short_name for s in _SPECS.values())}"
+    )
+
+
+def all_specs() -> list[EnvSpec]:
+    return list(_SPECS.values())
+
+
+def make(name: str, **kwargs) -> gymnasium.Env:
+    """Build an environment by id or short name; keyword arguments go to its constructor."""
+    return gymnasium.make(spec(name).id, **kwargs)
+
+
+register(
+    EnvSpec(
+        id="lamforge/Office-v0",
+        short_name="office",
+        entry_point="lamforge.envs.office.env:OfficeEnv",
+        tasks_module="lamforge.envs.office.tasks",
+        description="Word-style document application over real .docx files (python-docx).",
+    )
+)
