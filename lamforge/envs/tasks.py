@@ -90,6 +90,8 @@ def families(env_id: str, *, available_only: bool = True) -> dict[str, TaskFamil
 
 
 def family_of(task: Task) -> TaskFamily:
+    if task.family == FreeRequest.name:
+        return FreeRequest(task.env_id)
     found = families(task.env_id, available_only=False)
     if task.family not in found:
         raise TaskNotFound(
@@ -108,3 +110,37 @@ def sample_tasks(env_id: str, n: int, seed: int = 0, family: str | None = None) 
             raise TaskNotFound(f"{env_id} has no task family {name!r}; known: {', '.join(sorted(fams))}")
     rng = random.Random(seed)
     return [fams[names[i % len(names)]].sample(rng) for i in range(n)]
+
+
+class FreeRequest(TaskFamily):
+    """A request typed by a person: no generator, no reference solution, and no success check
+    (its outcome is 'unsure' unless a judge is configured)."""
+
+    name = "free_request"
+    description = "A free-text request with no automatic success check."
+
+    def __init__(self, env_id: str):
+        self.env_id = env_id  # type: ignore[misc]
+
+    def available(self) -> bool:
+        return False
+
+    def sample(self, rng: random.Random) -> Task:
+        raise TaskNotFound("free requests are typed by a person, not sampled")
+
+    def check(self, task: Task, state: Any) -> bool:
+        return False
+
+    def solution(self, task: Task) -> list[Action]:
+        return []
+
+
+def free_task(env_id: str, request: str, template: str | None = None) -> Task:
+    from lamforge.envs.registry import spec
+
+    fams = families(env_id)
+    if template is None:
+        template = next((f.templates[0] for f in fams.values() if f.templates), None)
+    sid = spec(env_id).id
+    return Task(id=f"free-{abs(hash(request)) % 10**8:08d}", family=FreeRequest.name, request=request,
+                env_id=sid, template=template)

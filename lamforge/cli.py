@@ -1,0 +1,186 @@
+"""The ``lamforge`` command: a thin layer over the pipeline stages.
+
+    lamforge envs
+    lamforge tasks --env office
+    lamforge run --env office --agent expert --task bold_text --seed 0
+    lamforge run --env office --agent expert --all --seeds 3 --json
+
+Every long command shows progress, takes ``--limit N`` for a quick run, and with ``--json`` ends its
+output with one line holding a JSON summary.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lamforge.core.errors import LamforgeError
+from lamforge.core.schemas import SCHEMAS, Step
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Forge a small Large Action Model for your own environment, and run it.")
+console = Console(stderr=False, highlight=False)
+
+
+def emit_json(summary: dict) -> None:
+    """The one-line JSON summary, always the last line of stdout."""
+    sys.stdout.write(json.dumps(summary) + "\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def envs() -> None:
+    """List the registered environments."""
+    from lamforge.envs import all_specs
+    from lamforge.envs.tasks import families
+
+    table = Table("short name", "id", "families", "description")
+    for s in all_specs():
+        table.add_row(s.short_name, s.id, str(len(families(s.id))), s.description)
+    console.print(table)
+
+
+@app.command()
+def tasks(env: str = typer.Option("office", help="Environment short name or id."),
+          as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line.")) -> None:
+    """List an environment's task families with an example request each."""
+    from lamforge.envs.tasks import families
+
+    fams = families(env)
+    table = Table("family", "templates", "example request")
+    for name, fam in sorted(fams.items()):
+        table.add_row(name, str(len(fam.templates)), fam.sample(random.Random(0)).request)
+    console.print(table)
+    console.print(f"{len(fams)} families")
+    if as_json:
+        emit_json({"env": env, "families": len(fams), "names": sorted(fams)})
+
+
+@app.command()
+def schema(name: str = typer.Argument(..., help=f"One of: {', '.join(SCHEMAS)}")) -> None:
+    """Print the JSON Schema of a shared record."""
+    if name not in SCHEMAS:
+        raise typer.BadParameter(f"unknown schema {name!r}; known: {', '.join(SCHEMAS)}")
+    console.print_json(json.dumps(SCHEMAS[name].model_json_schema()))
+
+
+@app.command()
+def run(
+    request: Optional[str] = typer.Argument(None, help="A free-text request instead of --task."),
+    env: str = typer.Option("office", help="Environment short name or id."),
+    agent: str = typer.Option("expert", help="expert | human | model (with --model)."),
+    model: Optional[str] = typer.Option(None, help="Model name, path, or openai:NAME (implies --agent model)."),
+    base_url: Optional[str] = typer.Option(None, help="Base URL of an OpenAI-compatible server."),
+    task: Optional[str] = typer.Option(None, help="Task family to sample a task from."),
+    template: Optional[str] = typer.Option(None, help="Template for a free-text request."),
+    seed: int = typer.Option(0, help="Seed of the sampled task."),
+    all_families: bool = typer.Option(False, "--all", help="Run every family."),
+    seeds: int = typer.Option(1, help="With --all: seeds per family."),
+    limit: Optional[int] = typer.Option(None, help="Run at most N episodes."),
+    max_steps: int = typer.Option(20, help="Step limit per episode."),
+    decoding: str = typer.Option("constrained", help="constrained | freeform (model agents)."),
+    log: Optional[str] = typer.Option(None, help="Append each step to this JSON-lines log."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Run an agent on tasks and print each step and the verdict."""
+    from lamforge.agents.runner import run_episode
+    from lamforge.envs import make
+    from lamforge.envs.tasks import families
+
+    fams = families(env)
+    if all_families:
+        todo = [(name, s) for name in sorted(fams) for s in range(seeds)]
+    elif task or request is None:
+        name = task or sorted(fams)[0]
+        if name not in fams:
+            raise typer.BadParameter(f"{env} has no task family {name!r}; see `lamforge tasks --env {env}`")
+        todo = [(name, seed)]
+    else:
+        todo = [("", seed)]
+    todo = todo[:limit] if limit else todo
+    environment = make(env, max_steps=max_steps)
+    make_agent = _agent_factory(agent, model, base_url, decoding, environment)
+    results, verbose = [], len(todo) == 1
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True, disable=verbose) as progress:
+        bar = progress.add_task("episodes", total=len(todo))
+        for name, s in todo:
+            t = _free_task(environment, request, template) if not name else fams[name].sample(random.Random(s))
+            if verbose:
+                console.print(f"[bold]Task[/bold] {t.id}: {t.request}")
+            traj = run_episode(environment, make_agent(), t, log=log, ask=_ask if agent != "expert" else None,
+                               on_step=_print_step if verbose else None)
+            results.append(traj)
+            progress.advance(bar)
+            if verbose or not traj.success:
+                verdict = "[green]success[/green]" if traj.success else "[red]failure[/red]"
+                console.print(f"{t.id}: {verdict} in {len(traj.steps)} steps ({traj.outcome.reason})")
+    environment.close()
+    ok = sum(t.success for t in results)
+    per_family: dict[str, list[bool]] = {}
+    for t in results:
+        per_family.setdefault(t.task.family, []).append(t.success)
+    console.print(f"{ok}/{len(results)} episodes succeeded over {len(per_family)} families")
+    if as_json:
+        emit_json({"families": len(per_family), "episodes": len(results),
+                   "success_rate": ok / max(len(results), 1),
+                   "per_family": {k: sum(v) / len(v) for k, v in sorted(per_family.items())},
+                   "steps": sum(len(t.steps) for t in results),
+                   "seconds": round(sum(t.seconds for t in results), 3)})
+
+
+def _agent_factory(agent: str, model: str | None, base_url: str | None, decoding: str, environment):
+    from lamforge.agents.expert import ReferenceExpert
+    from lamforge.agents.human import HumanAgent
+
+    if model is not None:
+        agent = "model"
+    if agent == "expert":
+        return ReferenceExpert
+    if agent == "human":
+        return lambda: HumanAgent(environment.unwrapped.action_set)
+    if agent == "model":
+        from lamforge.agents.react import ReactAgent
+        from lamforge.models import load_backend
+
+        kwargs = {"base_url": base_url} if base_url else {}
+        backend = load_backend(model or "smollm2-135m", **kwargs)
+        return lambda: ReactAgent(backend, environment.unwrapped.action_set, decoding=decoding)
+    raise typer.BadParameter(f"unknown agent {agent!r}: expert, human or model")
+
+
+def _free_task(environment, request: str, template: str | None):
+    from lamforge.envs.tasks import free_task
+
+    return free_task(environment.unwrapped.env_id, request, template)
+
+
+def _print_step(step: Step) -> None:
+    a = step.action
+    result = f"[red]error: {step.error}[/red]" if step.error else "ok"
+    thought = f" [dim]# {a.thought}[/dim]" if a.thought else ""
+    console.print(f"  step {step.index + 1} [dim]({step.observation.state})[/dim]")
+    console.print(f"    {a.call_text()} [{a.status.value}] -> {result}{thought}")
+
+
+def _ask(question: str) -> str:
+    return typer.prompt(question)
+
+
+def main() -> None:
+    try:
+        app()
+    except LamforgeError as e:
+        Console(stderr=True).print(f"[red]error:[/red] {e}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
