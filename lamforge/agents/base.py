@@ -13,6 +13,7 @@ class Decision:
     action: Action
     raw_output: str | None = None  # the model text behind the action, when there is one
     plan: list[str] | None = None  # the plan after this step, when the agent re-planned
+    error: str | None = None  # the agent's own error (e.g. unparseable model output), for the record
 
 
 class Agent(ABC):

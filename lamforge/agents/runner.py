@@ -49,7 +49,7 @@ def run_episode(env, agent: Agent, task: Task, *, log: str | Path | None = None,
         if reply is not None and not (terminated or truncated):
             next_obs = next_obs.model_copy(update={"state": f"{next_obs.state}; user said: {reply}"})
         step = Step(index=len(traj.steps), observation=obs, action=action, plan=list(plan),
-                    error=info.get("error"), reward=reward, latency_s=latency,
+                    error=decision.error or info.get("error"), reward=reward, latency_s=latency,
                     raw_output=decision.raw_output, user_reply=reply)
         traj.steps.append(step)
         if writer:

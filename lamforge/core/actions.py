@@ -81,6 +81,9 @@ class ActionSpec(BaseModel):
     targets_control: bool = Field(
         default=False, description="Takes the numeric label of a control from the observation."
     )
+    control_types: tuple[str, ...] | None = Field(
+        default=None, description="Control types it applies to (None: any); constrained decoding "
+        "only offers labels of these types.")
 
     def all_params(self) -> list[Param]:
         control = [Param(name="control", type="integer", description="Label of the control.")]

@@ -1,0 +1,157 @@
+"""Greedy decoding for agents, on a local transformers model:
+
+* **grammar-constrained** (xgrammar): at every token only the tokens the action grammar of the
+  current observation admits are allowed, so the line always parses into a valid action; text the
+  grammar forces (``control=``, the rest of a function name) is fed in one forward pass
+  ("jump-forward") instead of token by token;
+* **free-form**: plain greedy decoding to the end of the line (the baseline, and plans);
+* **prefix KV cache**: the cache of the previous call is kept and cropped to the longest common
+  prefix with the next prompt, so the system prompt, the request and the history are not computed
+  again at each step.
+
+    decoder = Decoder(backend.model, backend.tokenizer)
+    result = decoder.generate(prompt_ids, grammar=ebnf)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class DecodeResult:
+    text: str
+    new_tokens: int  # tokens appended after the prompt (chosen + forced)
+    chosen_tokens: int  # tokens the model picked (one forward each)
+    prompt_tokens: int
+    reused_tokens: int  # prompt tokens served from the prefix cache
+    seconds: float
+
+
+class Decoder:
+    def __init__(self, model, tokenizer, prefix_cache: bool = True):
+        self.model = model.eval()
+        self.tok = tokenizer
+        self.prefix_cache = prefix_cache
+        self._ids: list[int] = []
+        self._cache = None
+        self._compiler = None
+        self._grammars: dict[str, object] = {}
+        vocab = getattr(model.config, "vocab_size", len(tokenizer))
+        self.vocab_size = max(vocab, len(tokenizer))
+        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                                            tokenizer.convert_tokens_to_ids("<|endoftext|>"))
+                                if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id})
+
+    # --- model calls -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def _feed(self, ids: list[int]) -> torch.Tensor:
+        """Run ``ids`` after the cached ones; returns the logits of the last position."""
+        out = self.model(input_ids=torch.tensor([ids]), past_key_values=self._cache, use_cache=True,
+                         logits_to_keep=1)
+        self._cache = out.past_key_values
+        self._ids.extend(ids)
+        return out.logits[0, -1].float()
+
+    def _prefill(self, prompt: list[int]) -> tuple[torch.Tensor, int]:
+        n = 0
+        if self.prefix_cache and self._cache is not None:
+            limit = min(len(self._ids), len(prompt) - 1)  # keep >= 1 token to compute logits from
+            while n < limit and self._ids[n] == prompt[n]:
+                n += 1
+        if n == 0:
+            self._cache, self._ids = None, []
+        elif n < len(self._ids):
+            self._cache.crop(n - len(self._ids))
+            self._ids = self._ids[:n]
+        return self._feed(prompt[n:]), n
+
+    def reset(self) -> None:
+        self._cache, self._ids = None, []
+
+    # --- grammar -----------------------------------------------------------------------------
+    def _compiled(self, grammar: str):
+        import xgrammar as xgr
+
+        if self._compiler is None:
+            info = xgr.TokenizerInfo.from_huggingface(self.tok, vocab_size=self.vocab_size,
+                                                      stop_token_ids=self.stop_ids)
+            self._compiler = xgr.GrammarCompiler(info)
+        if grammar not in self._grammars:
+            if len(self._grammars) > 256:
+                self._grammars.clear()
+            self._grammars[grammar] = self._compiler.compile_grammar(grammar)
+        return self._grammars[grammar]
+
+    # --- generation --------------------------------------------------------------------------
+    def generate(self, prompt: list[int], *, grammar: str | None = None, max_new_tokens: int = 64,
+                 stop: str = "\n") -> DecodeResult:
+        t0 = time.perf_counter()
+        logits, reused = self._prefill(prompt)
+        start = len(self._ids)
+        chosen = 0
+        if grammar is None:
+            while chosen < max_new_tokens:
+                token = int(torch.argmax(logits))
+                if token in self.stop_ids:
+                    break
+                chosen += 1
+                logits = self._feed([token])
+                if stop and stop in self.tok.decode(self._ids[start:]):
+                    break
+            text = self.tok.decode(self._ids[start:], skip_special_tokens=True).split(stop)[0] if stop else \
+                self.tok.decode(self._ids[start:], skip_special_tokens=True)
+        else:
+            text, chosen = self._constrained(logits, grammar, max_new_tokens, start)
+        return DecodeResult(text=text, new_tokens=len(self._ids) - start, chosen_tokens=chosen,
+                            prompt_tokens=len(prompt), reused_tokens=reused, seconds=time.perf_counter() - t0)
+
+    def _constrained(self, logits: torch.Tensor, grammar: str, max_new_tokens: int, start: int):
+        import xgrammar as xgr
+
+        matcher = xgr.GrammarMatcher(self._compiled(grammar))
+        bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
+        pieces: list[str] = []
+        chosen = 0
+        while not matcher.is_terminated():
+            forced = matcher.find_jump_forward_string()
+            if forced:
+                ids = self.tok.encode(forced, add_special_tokens=False)
+                if not matcher.accept_string(forced):
+                    raise RuntimeError(f"grammar refused its own forced text {forced!r}")
+                pieces.append(forced)
+                logits = self._feed(ids)
+                continue
+            if chosen >= max_new_tokens:
+                # a free-text argument ran too long: close it the way the grammar allows
+                closer = next((c for c in ('")', ")", '"', "") if _accepts_and_ends(matcher, c)), None)
+                if closer is None:
+                    raise RuntimeError("the action grammar cannot be closed after the token budget")
+                pieces.append(closer)
+                break
+            matcher.fill_next_token_bitmask(bitmask)
+            row = logits.unsqueeze(0)
+            xgr.apply_token_bitmask_inplace(row, bitmask.to(row.device))
+            token = int(torch.argmax(row[0]))
+            if not matcher.accept_token(token):
+                raise RuntimeError(f"grammar refused token {token} it allowed")
+            chosen += 1
+            if token in self.stop_ids:
+                break
+            pieces.append(self.tok.decode([token]))
+            logits = self._feed([token])
+        return "".join(pieces), chosen
+
+
+def _accepts_and_ends(matcher, closer: str) -> bool:
+    """Accept ``closer`` only if the action is complete after it; otherwise leave the matcher as it was."""
+    if closer and not matcher.accept_string(closer):
+        return False
+    if matcher.is_completed():
+        return True
+    if closer:
+        matcher.rollback(1)  # accept_string is one step for rollback
+    return False
