@@ -136,6 +136,43 @@ def run(
                    "seconds": round(sum(t.seconds for t in results), 3)})
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures printed, never asserted).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("agent-step")
+def bench_agent_step(
+    model: str = typer.Option("smollm2-135m", help="Model name, path, or openai:NAME."),
+    steps: int = typer.Option(100, help="Agent decisions per variant."),
+    limit: Optional[int] = typer.Option(None, help="Quick run: at most N decisions per variant."),
+    variants: str = typer.Option("constrained,freeform,constrained_no_cache", help="Comma-separated."),
+    seed: int = typer.Option(0, help="Seed of the Office tasks."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Step latency, tokens/s and valid-action rate: constrained vs free-form decoding, side by side."""
+    from rich.progress import Progress
+
+    from lamforge.evaluation.agent_step import run_bench
+    from lamforge.models import load_backend
+
+    n = min(steps, limit) if limit else steps
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    backend = load_backend(model)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        bars = {v: progress.add_task(v, total=n) for v in names}
+        results = run_bench(backend, n, names, seed, progress=lambda v, k: progress.update(bars[v], completed=k))
+    table = Table("variant", "p50 s", "p95 s", "valid", "same function as expert", "tokens/s",
+                  "chosen tok/step", "prompt tok/step", "prefix reuse")
+    for name, r in results.items():
+        table.add_row(name, str(r["p50_s"]), str(r["p95_s"]), str(r["valid_rate"]), str(r["function_match"]),
+                      str(r["tokens_per_s"]), str(r["chosen_tokens_per_step"]), str(r["prompt_tokens_per_step"]),
+                      str(r["prefix_reuse"]))
+    console.print(f"agent-step benchmark: {model}, {n} decisions per variant on replayed expert Office episodes")
+    console.print(table)
+    if as_json:
+        emit_json({**results, "model": model})
+
+
 def _agent_factory(agent: str, model: str | None, base_url: str | None, decoding: str, environment):
     from lamforge.agents.expert import ReferenceExpert
     from lamforge.agents.human import HumanAgent

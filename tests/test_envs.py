@@ -149,3 +149,23 @@ def test_labels_are_stable_across_steps(office):
     obs, *_ = office.step(Action(function="click", control_label=label(obs, "Insert")))
     obs, *_ = office.step(Action(function="click", control_label=label(obs, "Home")))
     assert label(obs, "Bold") == bold
+
+
+def test_toggle_buttons_show_their_state_for_the_selection(office):
+    obs = start(office)
+    obs, *_ = office.step(Action(function="select_text", args={"text": obs.request.split("'")[1]}))
+    assert obs.find("Bold").value is None
+    obs, *_ = office.step(Action(function="click", control_label=label(obs, "Bold")))
+    assert obs.find("Bold").value == "on"
+
+
+def test_typing_into_a_prefilled_field_replaces_it_then_appends(office):
+    obs = start(office, "save_as")
+    obs, *_ = office.step(Action(function="click", control_label=label(obs, "File")))
+    obs, *_ = office.step(Action(function="click", control_label=label(obs, "Save As")))
+    assert obs.find("File name").value.endswith(".docx")
+    obs, *_ = office.step(Action(function="type_keys", args={"keys": "final"}))
+    obs, *_ = office.step(Action(function="type_keys", args={"keys": ".docx"}))
+    assert obs.find("File name").value == "final.docx"
+    obs, *_ = office.step(Action(function="type_keys", args={"keys": "enter"}))
+    assert (office.judge().workspace / "final.docx").is_file()

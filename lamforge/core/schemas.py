@@ -77,8 +77,9 @@ class Control(BaseModel):
     value: str | None = None
 
     def render(self) -> str:
-        value = f" = {self.value!r}" if self.value not in (None, "") else ""
-        return f"[{self.label}] {self.type} {self.name!r}{value}"
+        """Compact, e.g. ``[10] ComboBox Highlight: Yellow|Green`` (a small model reads every token)."""
+        value = f": {self.value}" if self.value not in (None, "") else ""
+        return f"[{self.label}] {self.type} {self.name}{value}"
 
 
 class Observation(BaseModel):

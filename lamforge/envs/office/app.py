@@ -55,6 +55,7 @@ class OfficeApp:
         self.dialog: str | None = None
         self.fields: dict[str, str] = {}
         self.focus: str | None = None
+        self._field_selected = False  # a field's text is selected when it gets focus, as in real dialogs
         self.sel = Selection()
         self.expanded_table: int | None = None
         self.clipboard: object | None = None
@@ -82,7 +83,7 @@ class OfficeApp:
     def _main_items(self):
         out = [(f"tab:{t}", t, "TabItem", "selected" if t == self.tab else None) for t in TABS]
         for w in RIBBON[self.tab]:
-            value = "|".join(w.options) if w.options else None
+            value = "|".join(w.options) if w.options else self._toggle_state(w.name)
             out.append((f"ribbon:{self.tab}:{w.name}", w.name, w.type, value))
         for i, p in enumerate(self.doc.paragraphs, 1):
             out.append((f"para:{i}", f"Paragraph {i}", "Paragraph", _preview(p)))
@@ -95,6 +96,20 @@ class OfficeApp:
         for n, (cid, author, text) in enumerate(D.comments(self.doc), 1):
             out.append((f"comment:{cid}", f"Comment {n}", "Comment", f"{author}: {text}"[:PREVIEW]))
         return out
+
+    def _toggle_state(self, widget: str) -> str | None:
+        """'on' for a toggle button that is on for the whole selection (so an agent need not toggle blind)."""
+        if widget == "Track Changes":
+            return "on" if D.track_changes(self.doc) else None
+        attr = {"Bold": "bold", "Italic": "italic", "Underline": "underline", "Strikethrough": "strike"}.get(widget)
+        if attr is None or self.sel.kind not in ("text", "paragraph", "cell"):
+            return None
+        s = self.sel
+        if s.kind == "text":
+            runs = D.runs_covering(self.doc.paragraphs[s.para], s.start, s.end)
+        else:
+            runs = [r for p in self._selected_paragraphs() for r in D.runs_of(p) if r.text]
+        return "on" if runs and all(getattr(r.font, attr) for r in runs) else None
 
     def summary(self) -> str:
         return (f"file {self.path.name}; tab {self.tab}; selection: {self._describe_selection()}; "
@@ -130,7 +145,7 @@ class OfficeApp:
             if name in DIALOGS[self.dialog].buttons:
                 self._dialog_button(name)
             else:
-                self.focus = name
+                self.focus, self._field_selected = name, True
         elif kind == "para":
             self.sel = Selection("paragraph", para=int(rest) - 1)
         elif kind == "table":
@@ -383,7 +398,7 @@ class OfficeApp:
             self.fields[f"{name} text"] = part.paragraphs[0].text if part.paragraphs else ""
         if name in ("Save As", "Export PDF"):
             self.fields["File name"] = self.path.stem + (".pdf" if name == "Export PDF" else ".docx")
-        self.focus = DIALOGS[name].fields[0]
+        self.focus, self._field_selected = DIALOGS[name].fields[0], True
 
     def _close_dialog(self) -> None:
         if not self.dialog:
@@ -523,7 +538,8 @@ class OfficeApp:
         if self.dialog:
             if self.focus is None:
                 raise ActionNotApplicable("click a field of the dialog first")
-            self.fields[self.focus] = self.fields.get(self.focus, "") + text
+            kept = "" if self._field_selected else self.fields.get(self.focus, "")
+            self.fields[self.focus], self._field_selected = kept + text, False
             return
         s = self.sel
         if s.kind == "text":
