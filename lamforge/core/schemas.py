@@ -137,6 +137,8 @@ class Step(BaseModel):
     latency_s: float | None = Field(default=None, description="Time the agent took to decide.")
     raw_output: str | None = Field(default=None, description="Model text behind the action.")
     user_reply: str | None = Field(default=None, description="Answer to PENDING / CONFIRM.")
+    alternatives: list[Action] = Field(
+        default_factory=list, description="Other actions equally right at this step (offline metrics).")
 
 
 Verdict = Literal["pass", "fail", "unsure"]

@@ -109,6 +109,24 @@ class LamEnv(gym.Env[Observation, Action]):
     def _judge_state(self) -> Any:
         raise NotImplementedError
 
+    def _snapshot(self) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not support state cloning")
+
+    def _restore(self, snapshot: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not support state cloning")
+
+    # --- state cloning (search experts) ----------------------------------------------------
+    def clone_state(self) -> Any:
+        """An opaque copy of the whole episode state (application, step count, last observation)."""
+        return (self._snapshot(), self._steps, self._done, self._last_obs.model_copy(deep=True))
+
+    def restore_state(self, state: Any) -> Observation:
+        """Go back to a state from :meth:`clone_state`; returns that state's observation."""
+        app, self._steps, self._done, obs = state
+        self._restore(app)
+        self._last_obs = obs.model_copy(deep=True)
+        return obs.model_copy(deep=True)
+
     # --- Gymnasium API ---------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

@@ -11,6 +11,7 @@ a dialog that has closed is reported as such instead of silently hitting somethi
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from copy import deepcopy
@@ -62,6 +63,20 @@ class OfficeApp:
         self._labels: dict[str, int] = {}  # control key -> label, stable for the episode
         self._keys: dict[int, str] = {}
         self._visible: set[str] = set()
+
+    # ==================================================================== state cloning =====
+    def snapshot(self) -> dict:
+        """Everything needed to come back to this exact state: the document bytes and the UI."""
+        buf = io.BytesIO()
+        self.doc.save(buf)
+        ui = {k: deepcopy(v) for k, v in vars(self).items() if k != "doc"}
+        return {"docx": buf.getvalue(), "ui": ui}
+
+    def restore(self, snap: dict) -> None:
+        for k, v in snap["ui"].items():
+            setattr(self, k, deepcopy(v))
+        self.doc = D.load(io.BytesIO(snap["docx"]))
+        self._save()  # the file on disk is the truth the checks read
 
     # ===================================================================== observation =====
     def observe(self) -> tuple[list[Control], str]:

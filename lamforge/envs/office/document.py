@@ -21,8 +21,9 @@ from docx.text.run import Run
 from lamforge.core.errors import ActionNotApplicable
 
 
-def load(path: str | Path) -> Document:
-    return docx.Document(str(path))
+def load(source) -> Document:
+    """A document from a path or a binary file object."""
+    return docx.Document(source if hasattr(source, "read") else str(source))
 
 
 # --- text ranges ---------------------------------------------------------------------------------

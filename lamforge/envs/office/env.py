@@ -60,6 +60,12 @@ class OfficeEnv(LamEnv):
     def _judge_state(self) -> OfficeState:
         return OfficeState(self.app.path, self.app.workspace, template_path(self.task.template))
 
+    def _snapshot(self) -> dict:
+        return self.app.snapshot()
+
+    def _restore(self, snapshot: dict) -> None:
+        self.app.restore(snapshot)
+
     def judge(self) -> OfficeState:
         return self._judge_state()
 
