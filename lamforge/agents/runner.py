@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lamforge.agents.base import Agent
 from lamforge.core.errors import TaskFileError
-from lamforge.core.schemas import Action, Observation, Outcome, Status, Step, Task, Trajectory
+from lamforge.core.schemas import Action, Outcome, Status, Step, Task, Trajectory
 
 Ask = Callable[[str], str]
 OnStep = Callable[[Step], None]

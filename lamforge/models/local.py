@@ -92,6 +92,7 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     gguf = Path(gguf)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -179,7 +180,10 @@ def _resolve_model_dir(spec: str) -> Path:
     if path.exists():
         raise ModelNotFound(f"{path} is not a model folder or a .gguf file.")
     if _looks_like_path(spec):
-        raise ModelNotFound(f"Model path does not exist: {path.resolve()}")
+        raise ModelNotFound(
+            f"Model path does not exist: {path.resolve()} (lamforge does not download from a "
+            "model hub: pass a local folder, a .gguf file or an adapter folder)"
+        )
     raise ModelNotFound(
         f"Unknown model {spec!r}. Use {DEFAULT_MODEL!r} (needs: {INSTALL_HINT}), a Hugging Face "
         "model folder, a .gguf file, or a LoRA adapter folder."
@@ -201,7 +205,7 @@ def _load_adapter(folder: Path, device: str, merge: bool) -> tuple[Any, Any]:
     try:
         from peft import PeftModel
     except ImportError as exc:  # pragma: no cover - peft is a core dependency
-        raise DependencyNotInstalled(f"peft is needed for LoRA adapters: pip install peft") from exc
+        raise DependencyNotInstalled("peft is needed for LoRA adapters: pip install peft") from exc
     config = json.loads((folder / "adapter_config.json").read_text())
     base_spec = config.get("base_model_name_or_path")
     if not base_spec:
@@ -277,11 +281,10 @@ class TransformersBackend(ChatBackend):
         prompt = self.render(messages, tools=tools)
         enc = self.tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
         input_ids = enc["input_ids"].to(self.model.device)
-        eos = self.tokenizer.eos_token_id
-        gen: dict[str, Any] = {
-            "max_new_tokens": max_tokens,
-            "pad_token_id": self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
-        }
+        pad = self.tokenizer.pad_token_id
+        if pad is None:
+            pad = self.tokenizer.eos_token_id
+        gen: dict[str, Any] = {"max_new_tokens": max_tokens, "pad_token_id": pad}
         if temperature > 0:
             gen.update(do_sample=True, temperature=temperature, top_k=0, top_p=1.0)
         else:

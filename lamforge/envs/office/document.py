@@ -7,7 +7,6 @@ the task checks (which read the saved file back from disk).
 from __future__ import annotations
 
 from copy import deepcopy
-from pathlib import Path
 
 import docx
 from docx.document import Document

@@ -1,0 +1,1 @@
+"""lamforge data stage."""

@@ -1,0 +1,1 @@
+"""lamforge serving stage."""
