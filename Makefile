@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench clean
+.PHONY: demo test test-all bench clean chromium
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/lamforge run --env office --agent expert --all --seeds 1
 
-test: $(STAMP)
+# Headless Chromium for the report-rendering test (Debian packages; nothing downloads a browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+		|| echo "chromium not installed: the report rendering test will be skipped"; }
+
+test: $(STAMP) chromium
 	$(BIN)/pytest -q -m "not slow"
 
 test-all: $(STAMP)

@@ -136,6 +136,11 @@ def run(
                    "seconds": round(sum(t.seconds for t in results), 3)})
 
 
+from lamforge.data.commands import collect_app, data_app  # noqa: E402
+
+app.add_typer(collect_app, name="collect")
+app.add_typer(data_app, name="data")
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures printed, never asserted).")
 app.add_typer(bench_app, name="bench")
 
@@ -215,7 +220,10 @@ def main() -> None:
     try:
         app()
     except LamforgeError as e:
-        Console(stderr=True).print(f"[red]error:[/red] {e}")
+        from rich.text import Text
+
+        # Text, not markup: messages may hold brackets; soft_wrap keeps paths on one line
+        Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "red"), str(e)))
         raise SystemExit(2) from None
 
 

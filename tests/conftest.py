@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 
 from lamforge.core.errors import ModelNotFound
-from lamforge.models import local
-from lamforge.models.local import TransformersBackend
 
 
 # --- fixtures: a tiny random Llama with the real SmolLM2 tokenizer ------------------------------
@@ -36,6 +34,8 @@ def _cached_tokenizer_dir(request: pytest.FixtureRequest, tmp_factory: Any) -> P
     target = root / "smollm2-tokenizer"
     if (target / "tokenizer_config.json").is_file():
         return target
+    from lamforge.models import local  # imports torch: only when a test needs the model
+
     try:
         gguf = local.default_gguf_path()
     except ModelNotFound as exc:
@@ -77,7 +77,9 @@ def tiny_model_dir(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Pat
 
 
 @pytest.fixture(scope="session")
-def tiny_backend(tiny_model_dir: Path) -> TransformersBackend:
+def tiny_backend(tiny_model_dir: Path):
+    from lamforge.models.local import TransformersBackend
+
     return TransformersBackend.load(str(tiny_model_dir))
 
 

@@ -27,6 +27,7 @@ class Template:
     name: str
     description: str
     build: Callable[[docx.document.Document, Path], None]
+    subject: str = "the document"  # how a request names this document
 
 
 def png(path: Path, width: int = 120, height: int = 80, rgb: tuple[int, int, int] = (70, 130, 180)) -> Path:
@@ -162,14 +163,14 @@ def _long(doc, _):
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in [
-        Template("letter", "a plain business letter", _letter),
-        Template("meeting_table", "a document with a table of meetings", _table),
-        Template("proposal_review", "a proposal with comments by reviewers", _review),
-        Template("report_headings", "a report with a title and headings", _headings),
-        Template("packing_list", "a document with a bulleted list", _bullets),
-        Template("product_sheet", "a product sheet with a picture", _picture),
-        Template("sales_figures", "a document with a multi-column table of figures", _figures),
-        Template("handbook", "a handbook of several pages with headings", _long),
+        Template("letter", "a plain business letter", _letter, "the letter"),
+        Template("meeting_table", "a document with a table of meetings", _table, "the meeting schedule"),
+        Template("proposal_review", "a proposal with comments by reviewers", _review, "the library proposal"),
+        Template("report_headings", "a report with a title and headings", _headings, "the annual report"),
+        Template("packing_list", "a document with a bulleted list", _bullets, "the packing list"),
+        Template("product_sheet", "a product sheet with a picture", _picture, "the product sheet"),
+        Template("sales_figures", "a document with a multi-column table of figures", _figures, "the sales figures"),
+        Template("handbook", "a handbook of several pages with headings", _long, "the employee handbook"),
     ]
 }
 

@@ -8,6 +8,11 @@ from docx.shared import Inches
 from lamforge.envs.office import document as D
 from lamforge.envs.office.app import libreoffice
 from lamforge.envs.office.tasks.common import OfficeFamily, api, finish, gui, load
+from lamforge.envs.office.templates import TEMPLATES
+
+
+def subject(template: str) -> str:
+    return TEMPLATES[template].subject
 from lamforge.envs.office.ui import COLUMNS, MARGINS
 
 
@@ -17,8 +22,8 @@ class _HeaderFooter(OfficeFamily):
              "Acme Ltd. 2025", "Version 2")
 
     def sample(self, rng):
-        text = rng.choice(self.texts)
-        return self.make_task(rng, self.word(rng, text=text), rng.choice(self.templates), text=text)
+        text, template = rng.choice(self.texts), rng.choice(self.templates)
+        return self.make_task(rng, self.word(rng, text=text, doc=subject(template)), template, text=text)
 
     def check(self, task, state):
         section = load(state).sections[0]
@@ -33,25 +38,28 @@ class _HeaderFooter(OfficeFamily):
 class HeaderText(_HeaderFooter):
     name, part = "header_text", "Header"
     description = "Put text in the page header."
-    requests = ("Put '{text}' in the header.", "Set the page header to '{text}'.",
-                "Add the header text '{text}'.")
+    requests = ("Put '{text}' in the header of {doc}.", "Set the page header to '{text}'.",
+                "Add the header text '{text}' to {doc}.", "Give {doc} the header '{text}'.")
 
 
 class FooterText(_HeaderFooter):
     name, part = "footer_text", "Footer"
     description = "Put text in the page footer."
-    requests = ("Put '{text}' in the footer.", "Set the page footer to '{text}'.",
-                "Add the footer text '{text}'.")
+    requests = ("Put '{text}' in the footer of {doc}.", "Set the page footer to '{text}'.",
+                "Add the footer text '{text}' to {doc}.", "Give {doc} the footer '{text}'.")
 
 
 class Landscape(OfficeFamily):
     name = "landscape_orientation"
     description = "Turn the pages to landscape."
-    requests = ("Switch the page orientation to landscape.", "Make the document landscape.",
-                "Turn the pages sideways (landscape).")
+    requests = ("Switch the page orientation of {doc} to landscape.", "Make {doc} landscape.",
+                "Turn the pages of {doc} sideways (landscape).", "Print {doc} in landscape: change the orientation.",
+                "{Doc} should be in landscape orientation.")
 
     def sample(self, rng):
-        return self.make_task(rng, self.word(rng), rng.choice(self.templates))
+        template = rng.choice(self.templates)
+        doc = subject(template)
+        return self.make_task(rng, self.word(rng, doc=doc, Doc=doc[0].upper() + doc[1:]), template)
 
     def check(self, task, state):
         s = load(state).sections[0]
@@ -64,12 +72,12 @@ class Landscape(OfficeFamily):
 class SetMargins(OfficeFamily):
     name = "set_margins"
     description = "Use a margin preset."
-    requests = ("Set the margins to {value}.", "Use {value} margins for the document.",
-                "Change the page margins to the {value} preset.")
+    requests = ("Set the margins of {doc} to {value}.", "Use {value} margins for {doc}.",
+                "Change the page margins of {doc} to the {value} preset.", "Give {doc} {value} margins.")
 
     def sample(self, rng):
-        value = rng.choice(["Narrow", "Moderate", "Wide"])
-        return self.make_task(rng, self.word(rng, value=value.lower()), rng.choice(self.templates), value=value)
+        value, template = rng.choice(["Narrow", "Moderate", "Wide"]), rng.choice(self.templates)
+        return self.make_task(rng, self.word(rng, value=value.lower(), doc=subject(template)), template, value=value)
 
     def check(self, task, state):
         s = load(state).sections[0]
@@ -84,12 +92,12 @@ class SetMargins(OfficeFamily):
 class TextColumns(OfficeFamily):
     name = "text_columns"
     description = "Lay the text out in two or three columns."
-    requests = ("Lay the text out in {value} columns.", "Split the page into {value} columns.",
-                "Use a {value}-column layout.")
+    requests = ("Lay the text of {doc} out in {value} columns.", "Split the pages of {doc} into {value} columns.",
+                "Use a {value}-column layout for {doc}.", "Put {doc} in {value} columns.")
 
     def sample(self, rng):
-        value = rng.choice(["Two", "Three"])
-        return self.make_task(rng, self.word(rng, value=value.lower()), rng.choice(self.templates), value=value)
+        value, template = rng.choice(["Two", "Three"]), rng.choice(self.templates)
+        return self.make_task(rng, self.word(rng, value=value.lower(), doc=subject(template)), template, value=value)
 
     def check(self, task, state):
         return D.columns(load(state)) == COLUMNS[task.params["value"]]
@@ -101,11 +109,12 @@ class TextColumns(OfficeFamily):
 class TrackChanges(OfficeFamily):
     name = "track_changes"
     description = "Turn on change tracking."
-    requests = ("Turn on track changes.", "Start tracking changes in this document.",
-                "Enable Track Changes so edits are recorded.")
+    requests = ("Turn on track changes in {doc}.", "Start tracking changes in {doc}.",
+                "Enable Track Changes so edits to {doc} are recorded.", "Record every change made to {doc}.")
 
     def sample(self, rng):
-        return self.make_task(rng, self.word(rng), rng.choice(self.templates))
+        template = rng.choice(self.templates)
+        return self.make_task(rng, self.word(rng, doc=subject(template)), template)
 
     def check(self, task, state):
         return D.track_changes(load(state))
@@ -117,12 +126,12 @@ class TrackChanges(OfficeFamily):
 class SaveAs(OfficeFamily):
     name = "save_as"
     description = "Save the document under a new name."
-    requests = ("Save the document as {file}.", "Save a copy named {file}.", "Use Save As to store it as {file}.")
+    requests = ("Save {doc} as {file}.", "Save a copy of {doc} named {file}.", "Use Save As to store {doc} as {file}.")
     names = ("final_version.docx", "draft_2.docx", "for_review.docx", "archive_copy.docx", "shared.docx")
 
     def sample(self, rng):
-        file = rng.choice(self.names)
-        return self.make_task(rng, self.word(rng, file=file), rng.choice(self.templates), file=file,
+        file, template = rng.choice(self.names), rng.choice(self.templates)
+        return self.make_task(rng, self.word(rng, file=file, doc=subject(template)), template, file=file,
                               via=rng.choice(["gui", "api"]))
 
     def check(self, task, state):
@@ -141,15 +150,15 @@ class SaveAs(OfficeFamily):
 class ExportPdf(OfficeFamily):
     name = "export_pdf"
     description = "Export the document as PDF (needs LibreOffice)."
-    requests = ("Export the document to PDF as {file}.", "Make a PDF called {file}.",
-                "Save a PDF version named {file}.")
+    requests = ("Export {doc} to PDF as {file}.", "Make a PDF of {doc} called {file}.",
+                "Save a PDF version of {doc} named {file}.")
 
     def available(self):
         return libreoffice() is not None
 
     def sample(self, rng):
-        file = rng.choice(["document.pdf", "handout.pdf", "print_version.pdf"])
-        return self.make_task(rng, self.word(rng, file=file), rng.choice(self.templates), file=file)
+        file, template = rng.choice(["document.pdf", "handout.pdf", "print_version.pdf"]), rng.choice(self.templates)
+        return self.make_task(rng, self.word(rng, file=file, doc=subject(template)), template, file=file)
 
     def check(self, task, state):
         pdf = state.workspace / task.params["file"]

@@ -1,0 +1,194 @@
+"""``lamforge collect ...`` and ``lamforge data ...``: the data stage's commands.
+
+    lamforge collect plans --docs DIR --out runs/office/plans.jsonl --evolve 2
+    lamforge collect trajectories --env office --n 2000 --expert reference --out runs/office/data
+    lamforge data stats runs/office/data
+    lamforge data export runs/office/data --out runs/office/export
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from typing import Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lamforge.core.errors import TaskFileError
+from lamforge.core.schemas import Task
+
+collect_app = typer.Typer(no_args_is_help=True, help="Collect task-plan pairs and verified trajectories.")
+data_app = typer.Typer(no_args_is_help=True, help="Inspect and export collected data.")
+console = Console(highlight=False)
+
+
+def emit_json(summary: dict) -> None:
+    print(json.dumps(summary), flush=True)
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+def read_tasks(path: str | Path) -> list[Task]:
+    """Tasks from a JSON-lines file; a bad line is an error naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaskFileError(path, None, "no such task file")
+    tasks = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            tasks.append(Task.model_validate_json(line))
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise TaskFileError(path, n, f"not a task: {first['msg']} at {'.'.join(map(str, first['loc']))}") from None
+    return tasks
+
+
+def write_tasks(tasks: list[Task], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(t.model_dump_json() + "\n" for t in tasks), encoding="utf-8")
+
+
+def split_pool(env: str, n: int, seed: int, heldout_fraction: float = 0.2):
+    """A deterministic task pool split into train / held-out (by template and instance, leak-free)."""
+    from lamforge.data.splits import split_tasks
+    from lamforge.envs.tasks import sample_tasks
+
+    size = max(60, math.ceil(n / 0.55))
+    for _ in range(6):  # the leak rules drop part of train: grow the pool until n training tasks remain
+        split = split_tasks(sample_tasks(env, size, seed=seed), heldout_fraction=heldout_fraction, seed=seed)
+        if len(split["train"]) >= n:
+            break
+        size = math.ceil(size * 1.3 * n / max(len(split["train"]), 1))
+    return split["train"][:n], split["heldout"], split.stats
+
+
+@collect_app.command("plans")
+def collect_plans(
+    docs: Optional[Path] = typer.Option(None, help="Folder of markdown/HTML help (default: the Office manual)."),
+    out: Path = typer.Option(Path("runs/office/plans.jsonl"), help="JSON-lines file of task-plan pairs."),
+    evolve_rounds: int = typer.Option(1, "--evolve", help="Rounds of evolution (composites, rewording)."),
+    model: Optional[str] = typer.Option(None, help="Model backend for LLM extraction/evolution."),
+    instantiate: int = typer.Option(0, help="Also bind N pairs to runnable tasks (written next to --out)."),
+    limit: Optional[int] = typer.Option(None, help="Use at most N documentation pairs."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Extract task-plan pairs from documentation, evolve them and remove duplicates."""
+    from lamforge.data.dedup import dedup
+    from lamforge.data.evolve import evolve
+    from lamforge.data.plans import default_manual_dir, extract_plans, write_plans
+
+    backend = None
+    if model:
+        from lamforge.models import load_backend
+
+        backend = load_backend(model)
+    pairs = extract_plans(docs or default_manual_dir())[:limit]
+    evolved = evolve(pairs, evolve_rounds, backend=backend)
+    kept = dedup(evolved)
+    write_plans(kept, out)
+    summary = {"extracted": len(pairs), "evolved": len(evolved), "kept": len(kept),
+               "duplicates_removed": len(evolved) - len(kept), "out": str(out)}
+    if instantiate:
+        from lamforge.data.instantiate import Instantiator
+
+        inst, rng = Instantiator(), random.Random(0)
+        bindings = [inst.bind(p, rng) for p in kept[:instantiate]]
+        tasks = [b.task for b in bindings if b.task is not None]
+        write_tasks(tasks, out.with_name(out.stem + "-tasks.jsonl"))
+        summary.update(instantiated=len(tasks), filtered_out=len(bindings) - len(tasks))
+    console.print(f"{len(pairs)} pairs extracted, {len(evolved)} after evolution, {len(kept)} after de-duplication"
+                  f" -> {out}")
+    if as_json:
+        emit_json(summary)
+
+
+@collect_app.command("trajectories")
+def collect_trajectories_cmd(
+    env: str = typer.Option("office", help="Environment."),
+    n: int = typer.Option(200, help="Number of training tasks to run."),
+    expert: str = typer.Option("reference", help="reference | search | a model name/path/openai:NAME."),
+    out: Path = typer.Option(Path("runs/office/data"), help="Output folder (crash-safe store)."),
+    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="JSON-lines task file instead of sampling."),
+    workers: int = typer.Option(2, help="Worker processes."),
+    seed: int = typer.Option(0, help="Seed of the task pool."),
+    max_steps: int = typer.Option(20, help="Step limit per episode."),
+    resume: bool = typer.Option(False, help="Continue a collection in --out (after a crash or kill)."),
+    limit: Optional[int] = typer.Option(None, help="Run at most N tasks."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Run an expert on training tasks; verify (format, execution, outcome) and store each trajectory."""
+    from lamforge.data.collect import collect_trajectories
+
+    if tasks_file is not None:
+        tasks, heldout, stats = read_tasks(tasks_file), [], {}
+    else:
+        tasks, heldout, stats = split_pool(env, n, seed)
+        out.mkdir(parents=True, exist_ok=True)
+        write_tasks(heldout, out / "heldout_tasks.jsonl")
+        (out / "split.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "dropped_ids"}, indent=2))
+    tasks = tasks[:limit] if limit else tasks
+    with progress_bar() as bar:
+        job = bar.add_task(f"{expert} on {env}", total=len(tasks))
+        summary = collect_trajectories(tasks, out, env_name=env, expert=expert, workers=workers,
+                                       max_steps=max_steps, resume=resume,
+                                       progress=lambda done, total: bar.update(job, completed=done, total=total))
+    console.print(f"{summary['total']} trajectories in {out}: {summary['passed']} passed, {summary['failed']} failed,"
+                  f" {summary['unsure']} unsure; {summary['collected']} new in {summary['seconds']} s")
+    if heldout:
+        console.print(f"{len(heldout)} held-out tasks (never collected) in {out / 'heldout_tasks.jsonl'}")
+    if as_json:
+        emit_json(summary)
+
+
+@data_app.command("stats")
+def stats(folder: Path = typer.Argument(..., help="A trajectory store folder."),
+          as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line.")) -> None:
+    """Counts per family, template, verdict and agent."""
+    from lamforge.core.schemas import Trajectory
+    from lamforge.data.export import datasheet
+    from lamforge.data.store import RecordStore
+
+    if not (folder / "records.jsonl").is_file():
+        raise TaskFileError(folder, None, "no records.jsonl here: not a trajectory store")
+    records = list(RecordStore(folder, Trajectory, readonly=True))
+    sheet = datasheet(records, lambda t: "train")
+    for key in ("family", "template", "verdict"):
+        table = Table(key, "count")
+        for name, count in sheet[key].items():
+            table.add_row(str(name), str(count))
+        console.print(table)
+    steps = sum(len(t.steps) for t in records)
+    console.print(f"{len(records)} trajectories, {steps} steps")
+    if as_json:
+        emit_json({"trajectories": len(records), "steps": steps,
+                   **{k: sheet[k] for k in ("family", "template", "verdict")}})
+
+
+@data_app.command("export")
+def export(folder: Path = typer.Argument(..., help="A trajectory store folder."),
+           out: Path = typer.Option(..., help="Where the Parquet files and the datasheet go."),
+           as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line.")) -> None:
+    """Export as Hugging Face datasets / Parquet with a datasheet."""
+    from lamforge.core.schemas import Trajectory
+    from lamforge.data.export import datasheet, export_parquet, write_datasheet
+    from lamforge.data.store import RecordStore
+
+    records = list(RecordStore(folder, Trajectory, readonly=True))
+    split_of = lambda t: "train" if t.outcome.verdict == "pass" else "rejected"  # noqa: E731
+    export_parquet(records, out, split_of)
+    sheet = datasheet(records, split_of)
+    path = write_datasheet(sheet, out)
+    console.print(f"{len(records)} trajectories exported to {out}; datasheet {path}")
+    if as_json:
+        emit_json({"exported": len(records), "out": str(out)})

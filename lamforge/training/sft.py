@@ -1,0 +1,128 @@
+"""Supervised fine-tuning for phases 1-3, on TRL's SFTTrainer.
+
+    lamforge train --phase 2 --recipe quick
+
+Rows come pre-tokenized from ``lamforge.training.rows`` (labels -100 except on what the model must
+say). Two CPU levers on top of TRL, measured in ``lamforge bench train-step``:
+
+* ``freeze_layers``: the embeddings and the lowest N decoder layers do not train, so the backward
+  pass stops early;
+* ``targets_only_head``: the LM head (49k x 576 for SmolLM2) is applied only at positions whose next
+  token carries loss. TRL's fused head does this only on Triton devices and scores every position on
+  CPU, hence the ``compute_loss`` override below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from trl import SFTConfig, SFTTrainer
+
+from lamforge.training.rows import IGNORE, count_target_tokens
+
+
+@dataclass
+class LamSFTConfig(SFTConfig):
+    """TRL's SFTConfig plus lamforge's CPU levers; CPU-safe defaults (TRL's bf16 default makes CPU
+    training ~25x slower on machines without native bf16)."""
+
+    freeze_layers: int = field(default=0, metadata={"help": "Freeze embeddings and the lowest N layers."})
+    targets_only_head: bool = field(default=True, metadata={"help": "LM head only on loss positions."})
+    lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 trains the (unfrozen) weights fully."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
+    threads: int = field(default=2, metadata={"help": "torch threads on CPU."})
+
+    def __post_init__(self):
+        on_gpu = torch.cuda.is_available() and not self.use_cpu
+        if not on_gpu:
+            self.bf16, self.fp16, self.use_cpu = False, False, True
+            self.gradient_checkpointing = False
+            self.dataloader_num_workers = 0
+        self.report_to = [] if self.report_to in (None, "none", ["none"]) else self.report_to
+        self.dataset_kwargs = {**(self.dataset_kwargs or {}), "skip_prepare_dataset": True}
+        super().__post_init__()
+
+
+class LamSFTTrainer(SFTTrainer):
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not self.args.targets_only_head:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs["labels"][:, 1:]
+        mask = labels != IGNORE
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        hidden = base.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+                                    position_ids=inputs.get("position_ids"), use_cache=False).last_hidden_state
+        logits = base.get_output_embeddings()(hidden[:, :-1][mask])
+        total = F.cross_entropy(logits.float(), labels[mask], reduction="sum")
+        denom = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp(min=1)
+        loss = total / torch.as_tensor(denom, device=total.device).clamp(min=1)
+        return (loss, {"logits": logits}) if return_outputs else loss
+
+
+def freeze_lower(model, n: int) -> None:
+    if n <= 0:
+        return
+    model.get_input_embeddings().weight.requires_grad = False
+    for layer in model.get_decoder().layers[:n]:
+        for p in layer.parameters():
+            p.requires_grad = False
+
+
+def load_for_training(model_path: str | Path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def train_sft(config: LamSFTConfig, model_path: str | Path, rows: list[dict], out_dir: str | Path,
+              model=None, tokenizer=None) -> dict:
+    """Fine-tune ``model_path`` on ``rows``; the model lands in ``out_dir/model``. A run killed
+    mid-way resumes from its last checkpoint in ``out_dir/checkpoints``."""
+    from datasets import Dataset
+
+    out_dir = Path(out_dir)
+    torch.set_num_threads(config.threads)
+    if model is None:
+        model, tokenizer = load_for_training(model_path)
+    freeze_lower(model, config.freeze_layers)
+    if config.lora_r > 0:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                                 target_modules="all-linear", task_type="CAUSAL_LM"))
+    config.output_dir = str(out_dir / "checkpoints")
+    data = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
+    trainer = LamSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+    ckpts = sorted(Path(config.output_dir).glob("checkpoint-*")) if Path(config.output_dir).exists() else []
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(ckpts[-1]) if ckpts else None)
+    seconds = time.perf_counter() - t0
+    final = out_dir / "model"
+    tmp = out_dir / f".model.{os.getpid()}"
+    trained = trainer.model.merge_and_unload() if config.lora_r > 0 else trainer.model
+    trained.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    if final.exists():
+        import shutil
+
+        shutil.rmtree(final)
+    tmp.rename(final)
+    tokens, targets = count_target_tokens(rows)
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    epochs = config.num_train_epochs if config.max_steps <= 0 else trainer.state.epoch
+    summary = {"rows": len(rows), "tokens": tokens, "target_tokens": targets, "seconds": round(seconds, 1),
+               "tokens_per_s": round(tokens * float(epochs) / seconds, 1) if seconds else None,
+               "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+               "train_loss": result.training_loss, "steps": trainer.state.global_step}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
