@@ -33,7 +33,7 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ BETA = 4.0  # logit per unit of relevance: a fully matching action is e^4 ~ 55 t
 TAB_PRIOR = 2.0  # switching tabs only reveals controls, so it comes before blind edits
 ERROR_PENALTY = 1.5  # logit lost, everywhere, each time the same action failed or changed nothing
 MAX_PENALTY = 4.5
+SLACK = 1.0  # cost (nats) by which the children of the env's current node may jump the queue
 KEYS = {"ctrl+i": "italic", "ctrl+x": "cut", "ctrl+v": "paste", "delete": "delete", "enter": "enter"}
 CONTENT_TYPES = ("Paragraph", "Cell", "Comment")  # named by what they hold, not by their name
 
@@ -203,6 +204,7 @@ class _Node:
     cost: float
     depth: int
     snapshot: Any = None  # cloned lazily, the first time the search comes back to this node
+    queue: list[_Entry] = field(default_factory=list)  # its children still to try
 
     def moves(self) -> list[Move]:
         out, n = [], self
@@ -210,6 +212,42 @@ class _Node:
             out.append(n.move)
             n = n.parent
         return out[::-1]
+
+
+@dataclass(order=True)
+class _Entry:
+    cost: float  # -log of the path's probability
+    seq: int
+    node: _Node = field(compare=False)  # the parent the move is tried from
+    move: Move = field(compare=False)
+    seen: int = field(compare=False)  # the move's failure count when it was queued
+    queued: bool = field(default=True, compare=False)
+
+
+class _Frontier:
+    """A best-first queue that serves the children of the node the env is in while they are
+    within SLACK of the best entry: each restore costs as much as a dozen steps."""
+
+    def __init__(self) -> None:
+        self.heap: list[_Entry] = []
+        self.order = itertools.count()
+
+    def push(self, node: _Node, move: Move, cost: float, seen: int) -> None:
+        entry = _Entry(cost, next(self.order), node, move, seen)
+        heapq.heappush(self.heap, entry)
+        heapq.heappush(node.queue, entry)
+
+    def pop(self, live: _Node | None) -> _Entry | None:
+        for heap in (self.heap, live.queue if live is not None else []):
+            while heap and not heap[0].queued:
+                heapq.heappop(heap)
+        if not self.heap:
+            return None
+        pick = live.queue if live is not None and live.queue and live.queue[0].cost <= self.heap[0].cost + SLACK \
+            else self.heap
+        entry = heapq.heappop(pick)
+        entry.queued = False
+        return entry
 
 
 def _key(obs: Observation, digest: Hashable | None) -> Hashable:
@@ -288,25 +326,23 @@ class SearchExpert(Agent):
         if task.check(base._judge_state()):
             return root
         depth = min(self.depth, base.max_steps - base.steps_taken - 1)  # never let the env truncate
-        heap: list[tuple[float, int, _Node, Move, int]] = []
-        order = itertools.count()
+        frontier = _Frontier()
         penalties: Counter[Move] = Counter()
         visited: dict[Hashable, _Node] = {root.key: root}
         live: tuple[_Node | None, Observation] = (root, obs)  # the node the env is in, its observation
 
-        def push(node: _Node) -> None:
+        def expand(node: _Node) -> None:
             scored = [(m, logit - _penalty(penalties[m])) for m, logit in candidates(node.obs, request)]
             top = max(logit for _, logit in scored)
             lse = top + math.log(sum(math.exp(logit - top) for _, logit in scored))
-            for m, logit in scored:  # newest first among equals: those are the children of the live node
-                heapq.heappush(heap, (node.cost + lse - logit, -next(order), node, m, penalties[m]))
+            for m, logit in scored:
+                frontier.push(node, m, node.cost + lse - logit, penalties[m])
 
-        push(root)
-        while heap and self._expanded < self.budget:
-            cost, _, parent, move, seen = heapq.heappop(heap)
-            if penalties[move] > seen:  # it failed elsewhere since it was queued
-                cost += _penalty(penalties[move]) - _penalty(seen)
-                heapq.heappush(heap, (cost, -next(order), parent, move, penalties[move]))
+        expand(root)
+        while self._expanded < self.budget and (entry := frontier.pop(live[0])) is not None:
+            parent, move, cost = entry.node, entry.move, entry.cost
+            if penalties[move] > entry.seen:  # it failed elsewhere since it was queued
+                frontier.push(parent, move, cost + _penalty(penalties[move]) - _penalty(entry.seen), penalties[move])
                 continue
             here = self._go_to(base, parent, live, depth)
             action = move.action(here) if here is not None else None
@@ -328,7 +364,7 @@ class SearchExpert(Agent):
                 return node
             live = (node, after)
             if node.depth < depth:
-                push(node)
+                expand(node)
         return None
 
     def _go_to(self, base: Any, node: _Node, live: tuple[_Node | None, Observation], depth: int) -> Observation | None:

