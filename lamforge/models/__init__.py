@@ -1,6 +1,7 @@
 """Model backends behind one chat interface.
 
     backend = load_backend("smollm2-135m")                  # transformers, default base model
+    backend = load_backend("office/lam2")                   # a forged model registered by name
     backend = load_backend("runs/sft/final")                # model folder or LoRA adapter folder
     backend = load_backend("model.gguf", engine="llamacpp") # llama.cpp (optional dependency)
     backend = load_backend("openai:smollm2-135m", base_url="http://127.0.0.1:8000/v1")
@@ -38,8 +39,13 @@ def load_backend(spec: str, **kwargs: Any) -> ChatBackend:
     if engine not in (None, "transformers"):
         raise ValueError(f"Unknown engine {engine!r}: use 'transformers' or 'llamacpp'")
     from lamforge.models.local import TransformersBackend
+    from lamforge.models.registry import resolve
 
-    return TransformersBackend.load(spec, **kwargs)
+    forged = resolve(spec)  # a forged model's registered name, e.g. office/lam2
+    backend = TransformersBackend.load(str(forged) if forged else spec, **kwargs)
+    if forged:
+        backend.name = spec
+    return backend
 
 
 _LAZY = {

@@ -1,0 +1,47 @@
+"""Recipes: YAML files whose sections carry the fields of the config dataclasses, overridable with
+``--set section.key=value`` on the command line; validated when the config is built."""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lamforge.core.errors import LamforgeError
+
+
+class RecipeError(LamforgeError):
+    pass
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        text = path.read_text(encoding="utf-8")
+    else:
+        res = resources.files("lamforge.training.recipes").joinpath(f"{name_or_path}.yaml")
+        if not res.is_file():
+            known = sorted(p.name.removesuffix(".yaml") for p in resources.files("lamforge.training.recipes").iterdir()
+                           if p.name.endswith(".yaml"))
+            raise RecipeError(f"no recipe {name_or_path!r}: give a YAML file or one of {', '.join(known)}")
+        text = res.read_text(encoding="utf-8")
+    recipe = yaml.safe_load(text) or {}
+    for item in overrides or []:
+        key, eq, value = item.partition("=")
+        if not eq or "." not in key:
+            raise RecipeError(f"--set takes section.key=value, got {item!r}")
+        section, field = key.split(".", 1)
+        recipe.setdefault(section, {})[field] = yaml.safe_load(value)
+    return recipe
+
+
+def build_config(cls, section: dict[str, Any], **fixed: Any):
+    """``cls(**section, **fixed)`` with a clear error naming unknown keys."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(section) - names)
+    if unknown:
+        raise RecipeError(f"{cls.__name__} has no field(s) {unknown}")
+    return cls(**{**section, **fixed})

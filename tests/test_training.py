@@ -1,0 +1,99 @@
+"""Training phases on a tiny random model: each phase runs, its loss falls, its model loads into the
+agent runtime and is registered by name; a phase killed mid-way resumes from its checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lamforge.data.collect import collect_trajectories
+from lamforge.data.plans import default_manual_dir, extract_plans, write_plans
+from lamforge.envs.tasks import sample_tasks
+
+FAST = ["phase1.learning_rate=0.003", "phase2.learning_rate=0.003", "phase1.freeze_layers=0",
+        "phase2.freeze_layers=0", "phase1.logging_steps=1", "phase2.logging_steps=1", "data.plan_rows=24",
+        "data.trajectories=8", "phase1.num_train_epochs=3", "phase2.num_train_epochs=3"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny_model_dir):
+    run = tmp_path_factory.mktemp("run")
+    write_plans(extract_plans(default_manual_dir()), run / "plans.jsonl")
+    collect_trajectories(sample_tasks("office", 10, seed=4), run / "data", workers=1)
+    return run
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAMFORGE_HOME", str(tmp_path / "home"))
+
+
+def recipe(tiny_model_dir, *extra):
+    from lamforge.training.recipe import load_recipe
+
+    return load_recipe("quick", FAST + ["phase1.max_length=512", *extra]) | {"base_model": str(tiny_model_dir)}
+
+
+def test_phases_1_and_2_train_with_falling_loss_and_load_in_the_runtime(run_dir, tiny_model_dir):
+    from lamforge.agents.react import ReactAgent, is_valid
+    from lamforge.agents.runner import run_episode
+    from lamforge.envs import make
+    from lamforge.models import load_backend
+    from lamforge.training.phases import run_phase
+
+    rec = recipe(tiny_model_dir)
+    s1 = run_phase(1, rec, run_dir, register_as="office/lam1", progress=False)
+    s2 = run_phase(2, rec, run_dir, register_as="office/lam2", progress=False)
+    for s in (s1, s2):
+        assert s["steps"] > 0 and s["last_loss"] < s["first_loss"], s
+    assert s2["start"].endswith("lam1/model")
+    backend = load_backend("office/lam2")  # by its registered name
+    env = make("office", max_steps=3)
+    traj = run_episode(env, ReactAgent(backend, env.unwrapped.action_set, planning="off", max_action_tokens=8),
+                       sample_tasks("office", 1, seed=9)[0])
+    assert all(is_valid(s.action, s.observation, env.unwrapped.action_set) for s in traj.steps)
+    again = run_phase(2, rec, run_dir, progress=False)
+    assert again.get("skipped")  # a finished phase is not trained twice
+
+
+def test_recipe_rejects_unknown_fields(tiny_model_dir, run_dir):
+    from lamforge.training.phases import run_phase
+    from lamforge.training.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match="no field"):
+        run_phase(1, recipe(tiny_model_dir, "phase1.learning_rat=0.1"), run_dir / "other", progress=False)
+
+
+def test_killed_phase_resumes_from_its_checkpoint(run_dir, tiny_model_dir, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "data").symlink_to(run_dir / "data")
+    (run / "plans.jsonl").symlink_to(run_dir / "plans.jsonl")
+    args = [sys.executable, "-m", "lamforge.cli", "train", "--phase", "1", "--run", str(run), "--base-model",
+            str(tiny_model_dir), "--json", *[x for o in FAST for x in ("--set", o)],
+            "--set", "phase1.save_steps=2", "--set", "phase1.num_train_epochs=6",
+            "--set", "phase1.per_device_train_batch_size=2"]
+    env = {**os.environ, "LAMFORGE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((run / "lam1" / "checkpoints").glob("checkpoint-*")):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ckpts = sorted((run / "lam1" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert ckpts and not (run / "lam1" / "model").exists()
+    resumed_from = int(ckpts[-1].name.split("-")[1])
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = json.loads(sorted((run / "lam1" / "checkpoints").glob("checkpoint-*/trainer_state.json"))[-1].read_text())
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["steps"] >= resumed_from and state["global_step"] >= resumed_from
+    assert (run / "lam1" / "model" / "config.json").is_file()
