@@ -182,6 +182,18 @@ def bench_agent_step(
         emit_json({**results, "model": model})
 
 
+@app.command()
+def serve(model: str = typer.Option("smollm2-135m", help="Model name, path or forged name (office/lam2)."),
+          host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+          port: int = typer.Option(8000, help="Port.")) -> None:
+    """Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/models)."""
+    from lamforge.models import load_backend
+    from lamforge.serving.openai_server import serve as run_server
+
+    console.print(f"serving {model} on http://{host}:{port}/v1")
+    run_server(load_backend(model), model, host=host, port=port)
+
+
 def _agent_factory(agent: str, model: str | None, base_url: str | None, decoding: str, environment):
     from lamforge.agents.expert import ReferenceExpert
     from lamforge.agents.human import HumanAgent

@@ -215,3 +215,24 @@ def test_read_plans_reports_the_broken_line(tmp_path):
         read_plans(path)
     with pytest.raises(TaskFileError):
         read_plans(tmp_path / "missing.jsonl")
+
+
+def test_a_model_backend_extracts_pages_the_rules_cannot(tmp_path):
+    from lamforge.models.base import ChatBackend, ChatResult
+
+    class Scripted(ChatBackend):
+        name = "scripted"
+
+        def chat(self, messages, **kw):
+            page = messages[0]["content"]
+            text = ("Make a title bold\n1. Select the title.\n2. Click **Bold** on the Home tab."
+                    if "title" in page else "NONE")
+            return ChatResult(text, 0, 0, 0.0)
+
+    (tmp_path / "prose.md").write_text("# Tips\nTo make the title stand out, select it and press Bold.\n")
+    (tmp_path / "about.md").write_text("# About\nThis manual was written in 2025.\n")
+    (tmp_path / "howto.md").write_text("# Italic text\n\n## Steps\n1. Select text.\n2. Click Italic.\n")
+    pairs = extract_plans(tmp_path, backend=Scripted())
+    by_source = {p.source: p for p in pairs}
+    assert set(by_source) == {"prose.md", "howto.md"}
+    assert by_source["prose.md"].plan == ["Select the title.", "Click Bold on the Home tab."]

@@ -46,6 +46,7 @@ class ReactAgent(Agent):
         self.plan: list[str] = []
         self.stats = {"steps": 0, "valid": 0, "chosen_tokens": 0, "new_tokens": 0, "prompt_tokens": 0,
                       "reused_tokens": 0, "decode_seconds": 0.0}
+        self.last_entropy: float | None = None  # of the last constrained action (nats), for active learning
 
     # --- Agent API -----------------------------------------------------------------------------
     def start(self, task: Task, observation: Observation) -> list[str]:
@@ -96,6 +97,7 @@ class ReactAgent(Agent):
         for k in ("chosen_tokens", "new_tokens", "prompt_tokens", "reused_tokens"):
             self.stats[k] += getattr(result, k)
         self.stats["decode_seconds"] += result.seconds
+        self.last_entropy = result.entropy if grammar is not None else None
         return result.text
 
 

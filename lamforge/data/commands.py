@@ -93,7 +93,7 @@ def collect_plans(
         from lamforge.models import load_backend
 
         backend = load_backend(model)
-    pairs = extract_plans(docs or default_manual_dir())[:limit]
+    pairs = extract_plans(docs or default_manual_dir(), backend=backend)[:limit]
     evolved = evolve(pairs, evolve_rounds, backend=backend)
     kept = dedup(evolved)
     write_plans(kept, out)
@@ -192,3 +192,41 @@ def export(folder: Path = typer.Argument(..., help="A trajectory store folder.")
     console.print(f"{len(records)} trajectories exported to {out}; datasheet {path}")
     if as_json:
         emit_json({"exported": len(records), "out": str(out)})
+
+
+@collect_app.command("active")
+def collect_active(
+    model: str = typer.Option("smollm2-135m", help="The current model (name, path or forged name)."),
+    env: str = typer.Option("office", help="Environment."),
+    pool: int = typer.Option(120, help="Candidate training tasks to score."),
+    budget: int = typer.Option(30, help="Tasks to select."),
+    mix: float = typer.Option(0.5, help="Share of the budget chosen by uncertainty (rest random)."),
+    seed: int = typer.Option(0, help="Seed of the task pool."),
+    out: Optional[Path] = typer.Option(None, help="Write the selected tasks (JSON lines) here."),
+    limit: Optional[int] = typer.Option(None, help="Quick run: score at most N tasks."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Select tasks by model uncertainty mixed with random picks; compare with random at the same budget."""
+    from lamforge.agents.react import ReactAgent
+    from lamforge.data.active import compare, probe, select
+    from lamforge.envs import make
+    from lamforge.models import load_backend
+
+    tasks, _, _ = split_pool(env, limit or pool, seed)
+    environment = make(env)
+    agent = ReactAgent(load_backend(model), environment.unwrapped.action_set, planning="off")
+    with progress_bar() as bar:
+        job = bar.add_task(f"scoring tasks with {model}", total=len(tasks))
+        probes = probe(agent, environment, tasks, progress=lambda k: bar.update(job, completed=k))
+    chosen = select(probes, min(budget, len(probes)), mix, seed)
+    if out:
+        write_tasks([probes[i].task for i in chosen], out)
+    result = compare(probes, min(budget, len(probes)), seed)
+    table = Table("strategy", "model wrong on selected", "families covered")
+    for name in ("random", "uncertainty", "mixed_50_50"):
+        table.add_row(name, str(result[name]["model_wrong_rate"]), str(result[name]["families_covered"]))
+    console.print(f"{model}: pool {len(probes)} tasks (model wrong on {result['pool_model_wrong_rate']} of them), "
+                  f"budget {result['budget']}")
+    console.print(table)
+    if as_json:
+        emit_json(result)

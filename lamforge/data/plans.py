@@ -31,8 +31,10 @@ def default_manual_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "envs" / "office" / "manual"
 
 
-def extract_plans(folder: str | Path) -> list[TaskPlan]:
-    """Every task-plan pair of the documentation pages under ``folder``, in file-name order."""
+def extract_plans(folder: str | Path, backend=None) -> list[TaskPlan]:
+    """Every task-plan pair of the documentation pages under ``folder``, in file-name order: by
+    rules for structured how-to pages; with a model ``backend``, pages the rules find nothing in
+    are given to the model (unstructured prose, tutorials)."""
     root = Path(folder)
     if not root.is_dir():
         reason = "not a folder" if root.exists() else "no such folder"
@@ -47,10 +49,29 @@ def extract_plans(folder: str | Path) -> list[TaskPlan]:
     for path in files:
         rel = path.relative_to(root)
         base = path.stem if stems[path.stem] == 1 else rel.with_suffix("").as_posix()
-        for n, (task, plan) in enumerate(page_plans(path), 1):
+        found = page_plans(path)
+        if not found and backend is not None:
+            found = llm_page_plans(path, backend)
+        for n, (task, plan) in enumerate(found, 1):
             pairs.append(TaskPlan(task_id=base if n == 1 else f"{base}-{n}", task=task, plan=plan,
                                   source=rel.as_posix()))
     return pairs
+
+
+LLM_PROMPT = ("Read this help page. If it explains how to do a task, answer with the task on the first line "
+              "and then its steps as a numbered list. If it explains no task, answer NONE.\n\n{page}")
+
+
+def llm_page_plans(path: Path, backend, max_chars: int = 3000) -> list[tuple[str, list[str]]]:
+    """One (task, plan) pair from a page, written by a model; nothing when it answers NONE or gives
+    fewer than two steps."""
+    text = _read_text(path)[:max_chars]
+    reply = backend.chat([{"role": "user", "content": LLM_PROMPT.format(page=text)}], max_tokens=200).text
+    lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
+    if not lines or lines[0].upper().startswith("NONE"):
+        return []
+    steps = [clean(re.sub(r"^\d+[.)]\s*", "", ln)) for ln in lines[1:] if re.match(r"^\d+[.)]", ln)]
+    return [(request(clean(lines[0])), steps)] if len(steps) >= 2 else []
 
 
 def page_plans(path: Path) -> list[tuple[str, list[str]]]:

@@ -29,15 +29,18 @@ class DecodeResult:
     prompt_tokens: int
     reused_tokens: int  # prompt tokens served from the prefix cache
     seconds: float
+    entropy: float = 0.0  # nats, summed over the grammar-masked choices (constrained decoding)
 
 
 class Decoder:
-    def __init__(self, model, tokenizer, prefix_cache: bool = True):
+    def __init__(self, model, tokenizer, prefix_cache: bool = True, cache_entries: int = 8):
         self.model = model.eval()
         self.tok = tokenizer
         self.prefix_cache = prefix_cache
+        self.cache_entries = cache_entries  # KV states kept (LRU): one per recent episode lineage
         self._ids: list[int] = []
         self._cache = None
+        self._shelf: list[tuple[list[int], object]] = []  # other recent (ids, cache) states
         self._compiler = None
         self._grammars: dict[str, object] = {}
         vocab = getattr(model.config, "vocab_size", len(tokenizer))
@@ -57,11 +60,15 @@ class Decoder:
         return out.logits[0, -1].float()
 
     def _prefill(self, prompt: list[int]) -> tuple[torch.Tensor, int]:
+        if self.prefix_cache:
+            self._pick_entry(prompt)
         n = 0
         if self.prefix_cache and self._cache is not None:
             limit = min(len(self._ids), len(prompt) - 1)  # keep >= 1 token to compute logits from
             while n < limit and self._ids[n] == prompt[n]:
                 n += 1
+        if n < len(self._ids):
+            self._shelve_if_diverging(prompt, n)
         if n == 0:
             self._cache, self._ids = None, []
         elif n < len(self._ids):
@@ -69,8 +76,35 @@ class Decoder:
             self._ids = self._ids[:n]
         return self._feed(prompt[n:]), n
 
+    def _pick_entry(self, prompt: list[int]) -> None:
+        """Make the kept state sharing the longest prefix with ``prompt`` the current one, so a new
+        episode on a screen seen before (same template) reuses its system prompt and first screen."""
+        def common(ids: list[int]) -> int:
+            n, limit = 0, min(len(ids), len(prompt))
+            while n < limit and ids[n] == prompt[n]:
+                n += 1
+            return n
+
+        if not self._shelf:
+            return
+        best = max(range(len(self._shelf)), key=lambda i: common(self._shelf[i][0]))
+        if common(self._shelf[best][0]) > common(self._ids):
+            current = (self._ids, self._cache)
+            self._ids, self._cache = self._shelf.pop(best)
+            if current[1] is not None:
+                self._shelf.insert(0, current)
+        del self._shelf[self.cache_entries - 1:]
+
+    def _shelve_if_diverging(self, prompt: list[int], n: int) -> None:
+        """Before cutting the current state back to ``n`` tokens, keep a copy when most of it would be lost."""
+        if self.cache_entries > 1 and self._cache is not None and n < len(self._ids) // 2:
+            import copy
+
+            self._shelf.insert(0, (list(self._ids), copy.deepcopy(self._cache)))
+            del self._shelf[self.cache_entries - 1:]
+
     def reset(self) -> None:
-        self._cache, self._ids = None, []
+        self._cache, self._ids, self._shelf = None, [], []
 
     # --- grammar -----------------------------------------------------------------------------
     def _compiled(self, grammar: str):
@@ -105,7 +139,10 @@ class Decoder:
             text = self.tok.decode(self._ids[start:], skip_special_tokens=True).split(stop)[0] if stop else \
                 self.tok.decode(self._ids[start:], skip_special_tokens=True)
         else:
-            text, chosen = self._constrained(logits, grammar, max_new_tokens, start)
+            text, chosen, entropy = self._constrained(logits, grammar, max_new_tokens, start)
+            return DecodeResult(text=text, new_tokens=len(self._ids) - start, chosen_tokens=chosen,
+                                prompt_tokens=len(prompt), reused_tokens=reused,
+                                seconds=time.perf_counter() - t0, entropy=entropy)
         return DecodeResult(text=text, new_tokens=len(self._ids) - start, chosen_tokens=chosen,
                             prompt_tokens=len(prompt), reused_tokens=reused, seconds=time.perf_counter() - t0)
 
@@ -115,7 +152,7 @@ class Decoder:
         matcher = xgr.GrammarMatcher(self._compiled(grammar))
         bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
         pieces: list[str] = []
-        chosen = 0
+        chosen, entropy = 0, 0.0
         while not matcher.is_terminated():
             forced = matcher.find_jump_forward_string()
             if forced:
@@ -135,6 +172,8 @@ class Decoder:
             matcher.fill_next_token_bitmask(bitmask)
             row = logits.unsqueeze(0)
             xgr.apply_token_bitmask_inplace(row, bitmask.to(row.device))
+            logp = torch.log_softmax(row[0], dim=-1)
+            entropy -= float(torch.nan_to_num(logp.exp() * logp).sum())  # masked tokens give 0 * -inf
             token = int(torch.argmax(row[0]))
             if not matcher.accept_token(token):
                 raise RuntimeError(f"grammar refused token {token} it allowed")
@@ -143,7 +182,7 @@ class Decoder:
                 break
             pieces.append(self.tok.decode([token]))
             logits = self._feed([token])
-        return "".join(pieces), chosen
+        return "".join(pieces), chosen, entropy
 
 
 def _accepts_and_ends(matcher, closer: str) -> bool:
