@@ -138,12 +138,14 @@ def run(
 
 from lamforge.data.commands import collect_app, data_app  # noqa: E402
 
+from lamforge.evaluation.commands import evaluate  # noqa: E402
 from lamforge.training.commands import models, train  # noqa: E402
 
 app.add_typer(collect_app, name="collect")
 app.add_typer(data_app, name="data")
 app.command()(train)
 app.command()(models)
+app.command("eval")(evaluate)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures printed, never asserted).")
 app.add_typer(bench_app, name="bench")

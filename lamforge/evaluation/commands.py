@@ -1,0 +1,143 @@
+"""``lamforge eval``: every model on the same held-out tasks in one run, side by side.
+
+    lamforge eval --env office --run runs/office --models base,lam1,lam2,expert --limit 30 --json
+
+Held-out tasks come from the run's ``data/heldout_tasks.jsonl`` (never collected, never trained on).
+Per model: planning (its plans against the reference plans), offline decisions (teacher forcing
+along the expert's held-out trajectories) and online episodes (live, judged by each task's own
+check), then a table like the paper's and a self-contained HTML report.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lamforge.core.errors import LamforgeError
+
+console = Console(highlight=False)
+
+
+def resolve_model(name: str, run: Path, base_model: str) -> str:
+    """``base`` -> the base model, ``lamN`` -> the run's phase-N model (or the registered office/lamN)."""
+    if name == "base":
+        return base_model
+    if name.startswith("lam") and name[3:].isdigit():
+        local = run / name / "model"
+        if (local / "config.json").is_file():
+            return str(local)
+        from lamforge.models.registry import resolve
+
+        if resolve(f"office/{name}") is not None:
+            return f"office/{name}"
+        raise LamforgeError(f"{name} is neither in {run} nor registered; train it with `lamforge train --phase {name[3:]}`")
+    return name
+
+
+def make_model_agent(spec: str, planning: str = "off"):
+    """Top-level (picklable) factory for worker processes; the backend is loaded once per process."""
+    from lamforge.agents.react import ReactAgent
+    from lamforge.envs.office.actions import OFFICE_ACTIONS
+    from lamforge.models import load_backend
+
+    cache = make_model_agent.__dict__.setdefault("_backends", {})
+    if spec not in cache:
+        cache[spec] = load_backend(spec)
+    return ReactAgent(cache[spec], OFFICE_ACTIONS, planning=planning)
+
+
+def make_expert():
+    from lamforge.agents.expert import ReferenceExpert
+
+    return ReferenceExpert()
+
+
+def evaluate(
+    models: str = typer.Option("base,lam1,lam2,expert", help="Comma-separated: base, lamN, expert, names, paths, openai:NAME."),
+    env: str = typer.Option("office", help="Environment."),
+    run: Path = typer.Option(Path("runs/office"), help="Run folder (held-out tasks, phase models)."),
+    split: str = typer.Option("heldout", help="Only 'heldout' is evaluated; training tasks never are."),
+    base_model: str = typer.Option("smollm2-135m", help="What 'base' means."),
+    limit: Optional[int] = typer.Option(30, help="At most N held-out tasks."),
+    workers: int = typer.Option(2, help="Worker processes for online episodes."),
+    max_steps: int = typer.Option(10, help="Step limit of online episodes."),
+    out: Optional[Path] = typer.Option(None, help="Report folder (default RUN/eval)."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Evaluate models side by side on held-out tasks: planning, offline and online metrics + report."""
+    from lamforge.agents.runner import run_episode
+    from lamforge.data.commands import progress_bar, read_tasks, split_pool
+    from lamforge.envs import make
+    from lamforge.envs.tasks import family_of
+    from lamforge.evaluation.metrics import online_metrics
+    from lamforge.evaluation.offline import offline_eval, plan_eval
+    from lamforge.evaluation.online import online_eval
+    from lamforge.evaluation.report import write_report
+    from lamforge.core.schemas import TaskPlan
+
+    if split != "heldout":
+        raise typer.BadParameter("evaluation runs on held-out tasks only (--split heldout)")
+    held_file = run / "data" / "heldout_tasks.jsonl"
+    tasks = read_tasks(held_file) if held_file.is_file() else split_pool(env, 200, 0)[1]
+    tasks = tasks[:limit] if limit else tasks
+    environment = make(env)
+    references = [run_episode(environment, make_expert(), t) for t in tasks]
+    references = [r for r in references if r.success]
+    pairs = [TaskPlan(task_id=t.id, task=t.request, plan=family_of(t).plan(t), family=t.family) for t in tasks]
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    results, trajectories = {}, {}
+    with progress_bar() as bar:
+        for name in names:
+            job = bar.add_task(f"{name}", total=len(tasks))
+            done = lambda k, *_: bar.update(job, completed=k)  # noqa: E731
+            if name == "expert":
+                agent_factory = make_expert
+                results[name] = {"offline": offline_eval(make_expert(), references)}
+            else:
+                spec = resolve_model(name, run, base_model)
+                agent_factory = functools.partial(make_model_agent, spec)
+                planner = make_model_agent(spec, planning="start")
+                results[name] = {"offline": offline_eval(make_model_agent(spec), references),
+                                 "planning": plan_eval(lambda request: _plan(planner, request), pairs)}
+            trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
+                                progress=done)
+            results[name]["online"] = online_metrics(trajs)
+            trajectories[name] = trajs
+    report = write_report(results, trajectories, out or run / "eval",
+                          title=f"lamforge evaluation: {env}, {len(tasks)} held-out tasks")
+    table = Table("model", "plan TSR", "plan P/R", "object", "operation", "status", "SSR", "offline TSR",
+                  "online TSR", "steps", "step latency s")
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    for name in names:
+        r = results[name]
+        p, o, n = r.get("planning", {}), r["offline"], r["online"]
+        table.add_row(name, pct(p.get("task_success_rate")),
+                      f"{pct(p.get('step_precision'))}/{pct(p.get('step_recall'))}" if p else "-",
+                      pct(o.get("object_acc")), pct(o.get("operation_acc")), pct(o.get("status_acc")),
+                      pct(o.get("step_success_rate")), pct(o.get("task_success_rate")),
+                      pct(n.get("task_success_rate")), f"{n.get('mean_steps') or 0:.2f}",
+                      f"{n.get('mean_step_latency_s') or 0:.3f}")
+    console.print(f"{len(tasks)} held-out tasks ({len(references)} with expert references), env {env}")
+    console.print(table)
+    console.print(f"report: {report}")
+    if as_json:
+        summary = {"models": {n: {"tsr": results[n]["online"].get("task_success_rate"),
+                                  "offline_ssr": results[n]["offline"].get("step_success_rate"),
+                                  "offline_tsr": results[n]["offline"].get("task_success_rate"),
+                                  "plan_tsr": results[n].get("planning", {}).get("task_success_rate")}
+                              for n in names},
+                   "tasks": len(tasks), "report": str(report)}
+        print(json.dumps(summary), flush=True)
+
+
+def _plan(agent, request: str) -> list[str]:
+    from lamforge.core.schemas import Task
+
+    agent.task = Task(id="plan", family="free_request", request=request, env_id="lamforge/Office-v0")
+    return agent._make_plan()
