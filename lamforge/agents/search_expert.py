@@ -33,7 +33,7 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +45,13 @@ BETA = 4.0  # logit per unit of relevance: a fully matching action is e^4 ~ 55 t
 TAB_PRIOR = 2.0  # switching tabs only reveals controls, so it comes before blind edits
 ERROR_PENALTY = 1.5  # logit lost, everywhere, each time the same action failed or changed nothing
 MAX_PENALTY = 4.5
-SLACK = 1.0  # cost (nats) by which the children of the env's current node may jump the queue
 KEYS = {"ctrl+i": "italic", "ctrl+x": "cut", "ctrl+v": "paste", "delete": "delete", "enter": "enter"}
 CONTENT_TYPES = ("Paragraph", "Cell", "Comment")  # named by what they hold, not by their name
 
-_STOP = frozenset("""a an the and or of to in on at for by with is are be it its our your you we if that
-this from as so per into onto all every any some please s""".split())
+_STOP = frozenset({
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "for", "by", "with", "is", "are", "be", "it",
+    "its", "our", "your", "you", "we", "if", "that", "this", "from", "as", "so", "per", "into", "onto", "all",
+    "every", "any", "some", "please", "s"})
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _QUOTED = re.compile(r"(?<![\w'])'(.+?)'(?!\w)")
 _URL = re.compile(r"https?://[^\s'\"]+")
@@ -89,11 +90,14 @@ class Request:
         self.values = _unique([*quoted, *urls, *_FILE.findall(rest), *_NUMBER.findall(_QUOTED.sub(" ", rest))])
         self.words = set(_words(_QUOTED.sub(" ", text)))  # the instruction, without the quoted material
         self.all_words = set(_words(text))
+        self._matches: dict[str, float] = {}
 
     def match(self, text: str) -> float:
         """Relevance in [0, 1] of a control name or option to the request's own words."""
-        best = [max((_sim(w, r) for r in self.words), default=0.0) for w in _words(text)]
-        return 0.5 * max(best) + 0.5 * sum(best) / len(best) if best else 0.0
+        if text not in self._matches:
+            best = [max((_sim(w, r) for r in self.words), default=0.0) for w in _words(text)]
+            self._matches[text] = 0.5 * max(best) + 0.5 * sum(best) / len(best) if best else 0.0
+        return self._matches[text]
 
     def mentions(self, value: str | None) -> float:
         """Relevance in [0, 1] of a document item (paragraph, cell, comment) by what it holds."""
@@ -204,7 +208,6 @@ class _Node:
     cost: float
     depth: int
     snapshot: Any = None  # cloned lazily, the first time the search comes back to this node
-    queue: list[_Entry] = field(default_factory=list)  # its children still to try
 
     def moves(self) -> list[Move]:
         out, n = [], self
@@ -212,42 +215,6 @@ class _Node:
             out.append(n.move)
             n = n.parent
         return out[::-1]
-
-
-@dataclass(order=True)
-class _Entry:
-    cost: float  # -log of the path's probability
-    seq: int
-    node: _Node = field(compare=False)  # the parent the move is tried from
-    move: Move = field(compare=False)
-    seen: int = field(compare=False)  # the move's failure count when it was queued
-    queued: bool = field(default=True, compare=False)
-
-
-class _Frontier:
-    """A best-first queue that serves the children of the node the env is in while they are
-    within SLACK of the best entry: each restore costs as much as a dozen steps."""
-
-    def __init__(self) -> None:
-        self.heap: list[_Entry] = []
-        self.order = itertools.count()
-
-    def push(self, node: _Node, move: Move, cost: float, seen: int) -> None:
-        entry = _Entry(cost, next(self.order), node, move, seen)
-        heapq.heappush(self.heap, entry)
-        heapq.heappush(node.queue, entry)
-
-    def pop(self, live: _Node | None) -> _Entry | None:
-        for heap in (self.heap, live.queue if live is not None else []):
-            while heap and not heap[0].queued:
-                heapq.heappop(heap)
-        if not self.heap:
-            return None
-        pick = live.queue if live is not None and live.queue and live.queue[0].cost <= self.heap[0].cost + SLACK \
-            else self.heap
-        entry = heapq.heappop(pick)
-        entry.queued = False
-        return entry
 
 
 def _key(obs: Observation, digest: Hashable | None) -> Hashable:
@@ -287,7 +254,8 @@ class SearchExpert(Agent):
         if ref.control_name is not None:
             control = observation.find(ref.control_name)
             if control is None:
-                return Decision(Action(thought=f"'{ref.control_name}' is not on screen; giving up.", status=Status.FAIL))
+                return Decision(Action(thought=f"'{ref.control_name}' is not on screen; giving up.",
+                                       status=Status.FAIL))
             update["control_label"] = control.label
         return Decision(ref.model_copy(update=update))
 
@@ -326,7 +294,8 @@ class SearchExpert(Agent):
         if task.check(base._judge_state()):
             return root
         depth = min(self.depth, base.max_steps - base.steps_taken - 1)  # never let the env truncate
-        frontier = _Frontier()
+        heap: list[tuple[float, int, _Node, Move, int]] = []
+        order = itertools.count()
         penalties: Counter[Move] = Counter()
         visited: dict[Hashable, _Node] = {root.key: root}
         live: tuple[_Node | None, Observation] = (root, obs)  # the node the env is in, its observation
@@ -335,14 +304,15 @@ class SearchExpert(Agent):
             scored = [(m, logit - _penalty(penalties[m])) for m, logit in candidates(node.obs, request)]
             top = max(logit for _, logit in scored)
             lse = top + math.log(sum(math.exp(logit - top) for _, logit in scored))
-            for m, logit in scored:
-                frontier.push(node, m, node.cost + lse - logit, penalties[m])
+            for m, logit in scored:  # newest first among equals: the children of the node the env is in
+                heapq.heappush(heap, (node.cost + lse - logit, -next(order), node, m, penalties[m]))
 
         expand(root)
-        while self._expanded < self.budget and (entry := frontier.pop(live[0])) is not None:
-            parent, move, cost = entry.node, entry.move, entry.cost
-            if penalties[move] > entry.seen:  # it failed elsewhere since it was queued
-                frontier.push(parent, move, cost + _penalty(penalties[move]) - _penalty(entry.seen), penalties[move])
+        while heap and self._expanded < self.budget:
+            cost, _, parent, move, seen = heapq.heappop(heap)
+            if penalties[move] > seen:  # it failed elsewhere since it was queued
+                cost += _penalty(penalties[move]) - _penalty(seen)
+                heapq.heappush(heap, (cost, -next(order), parent, move, penalties[move]))
                 continue
             here = self._go_to(base, parent, live, depth)
             action = move.action(here) if here is not None else None
@@ -404,21 +374,23 @@ def search_report(n_seeds: int = 3, budget: int = 300, depth: int = 6, *, env_na
     names = sorted(family_names) if family_names is not None else sorted(fams)
     env = make(env_name)
     rates: dict[str, float] = {}
+    seconds: dict[str, float] = {}
     runs: list[tuple[bool, float, SearchStats]] = []
     try:
         for name in names:
-            wins = 0
+            mine = []
             for seed in range(n_seeds):
                 task = fams[name].sample(random.Random(seed))
                 agent = SearchExpert(env, budget=budget, depth=depth)
                 traj = run_episode(env, agent, task)
-                wins += traj.success
-                runs.append((traj.success, traj.seconds, agent.last_search))
-            rates[name] = wins / n_seeds
+                mine.append((traj.success, traj.seconds, agent.last_search))
+            rates[name] = sum(r[0] for r in mine) / n_seeds
+            seconds[name] = sum(r[1] for r in mine) / n_seeds
+            runs += mine
     finally:
         env.close()
     n = max(1, len(runs))
     return {"families": rates, "success_rate": sum(r[0] for r in runs) / n,
-            "seconds_per_task": sum(r[1] for r in runs) / n,
+            "seconds_per_task": sum(r[1] for r in runs) / n, "family_seconds": seconds,
             "expanded_per_task": sum(r[2].expanded for r in runs) / n,
             "n_tasks": len(runs), "budget": budget, "depth": depth}
