@@ -196,6 +196,26 @@ def serve(model: str = typer.Option("smollm2-135m", help="Model name, path or fo
     run_server(load_backend(model), model, host=host, port=port)
 
 
+@bench_app.command("search-expert")
+def bench_search_expert(
+    seeds: int = typer.Option(3, help="Seeds per family."),
+    budget: int = typer.Option(300, help="Expanded nodes per task."),
+    depth: int = typer.Option(6, help="Depth limit."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Success of the search expert (knows only the success check) per Office family."""
+    from lamforge.agents.search_expert import search_report
+
+    report = search_report(n_seeds=seeds, budget=budget, depth=depth)
+    table = Table("family", "success")
+    for name, rate in sorted(report["families"].items()):
+        table.add_row(name, f"{rate:.2f}")
+    console.print(table)
+    console.print(f"overall {report['success_rate']:.3f}, {report['seconds_per_task']:.2f} s per task")
+    if as_json:
+        emit_json(report)
+
+
 def _agent_factory(agent: str, model: str | None, base_url: str | None, decoding: str, environment):
     from lamforge.agents.expert import ReferenceExpert
     from lamforge.agents.human import HumanAgent
