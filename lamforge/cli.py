@@ -13,25 +13,19 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamforge.console import emit_json
 from lamforge.core.errors import LamforgeError
 from lamforge.core.schemas import SCHEMAS, Step
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Forge a small Large Action Model for your own environment, and run it.")
 console = Console(stderr=False, highlight=False)
-
-
-def emit_json(summary: dict) -> None:
-    """The one-line JSON summary, always the last line of stdout."""
-    sys.stdout.write(json.dumps(summary) + "\n")
-    sys.stdout.flush()
 
 
 @app.command()

@@ -28,7 +28,7 @@ from lamforge.core.schemas import Action, Observation, Status, Step, Task
 class ReactAgent(Agent):
     def __init__(self, backend, action_set: ActionSet, *, decoding: str = "constrained",
                  planning: str = "dynamic", max_action_tokens: int = 48, max_plan_tokens: int = 64,
-                 allow_ask: bool = False):
+                 allow_ask: bool = False, prefix_cache: bool = True):
         if decoding not in ("constrained", "freeform"):
             raise ValueError(f"decoding must be 'constrained' or 'freeform', not {decoding!r}")
         if planning not in ("off", "start", "dynamic"):
@@ -39,7 +39,7 @@ class ReactAgent(Agent):
             decoding = "freeform"  # a remote server takes no grammar; parsing + feedback instead
         self.decoding, self.planning = decoding, planning
         self.max_action_tokens, self.max_plan_tokens = max_action_tokens, max_plan_tokens
-        self.allow_ask = allow_ask
+        self.allow_ask, self.prefix_cache = allow_ask, prefix_cache
         self.name = f"{getattr(backend, 'name', 'model')}/{decoding}"
         self._decoder = None
         self.task: Task | None = None
@@ -88,7 +88,7 @@ class ReactAgent(Agent):
         if self._decoder is None:
             from lamforge.models.decoding import Decoder
 
-            self._decoder = Decoder(self.backend.model, self.backend.tokenizer)
+            self._decoder = Decoder(self.backend.model, self.backend.tokenizer, prefix_cache=self.prefix_cache)
         tok = self.backend.tokenizer
         ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
         if not isinstance(ids, list):  # some tokenizers return a BatchEncoding

@@ -17,24 +17,15 @@ from typing import Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lamforge.console import emit_json, progress_bar
 from lamforge.core.errors import TaskFileError
 from lamforge.core.schemas import Task
 
 collect_app = typer.Typer(no_args_is_help=True, help="Collect task-plan pairs and verified trajectories.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect and export collected data.")
 console = Console(highlight=False)
-
-
-def emit_json(summary: dict) -> None:
-    print(json.dumps(summary), flush=True)
-
-
-def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True)
 
 
 def read_tasks(path: str | Path) -> list[Task]:

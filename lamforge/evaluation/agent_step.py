@@ -76,12 +76,11 @@ def run_bench(backend, n_steps: int = 100, variants: list[str] | None = None, se
     results = {}
     for name in variants or list(VARIANTS):
         cfg = VARIANTS[name]
-        agent = ReactAgent(backend, action_set, decoding=cfg["decoding"], planning="off")
+        agent = ReactAgent(backend, action_set, decoding=cfg["decoding"], planning="off",
+                           prefix_cache=cfg["prefix_cache"])
         res, done = VariantResult(), 0
         for traj in trajs:
             agent.start(traj.task, traj.steps[0].observation)
-            if agent._decoder is not None:
-                agent._decoder.prefix_cache = cfg["prefix_cache"]
             for i, step in enumerate(traj.steps):
                 if done >= n_steps:
                     break
@@ -97,7 +96,5 @@ def run_bench(backend, n_steps: int = 100, variants: list[str] | None = None, se
                 done += 1
                 if progress:
                     progress(name, done)
-                if agent._decoder is not None:
-                    agent._decoder.prefix_cache = cfg["prefix_cache"]
         results[name] = res.summary()
     return results

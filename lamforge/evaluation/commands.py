@@ -11,7 +11,6 @@ check), then a table like the paper's and a self-contained HTML report.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from lamforge.console import emit_json, progress_bar
 from lamforge.core.errors import LamforgeError
 
 console = Console(highlight=False)
@@ -72,7 +72,7 @@ def evaluate(
 ) -> None:
     """Evaluate models side by side on held-out tasks: planning, offline and online metrics + report."""
     from lamforge.agents.runner import run_episode
-    from lamforge.data.commands import progress_bar, read_tasks, split_pool
+    from lamforge.data.commands import read_tasks, split_pool
     from lamforge.envs import make
     from lamforge.envs.tasks import family_of
     from lamforge.evaluation.metrics import online_metrics
@@ -133,7 +133,7 @@ def evaluate(
                                   "plan_tsr": results[n].get("planning", {}).get("task_success_rate")}
                               for n in names},
                    "tasks": len(tasks), "report": str(report)}
-        print(json.dumps(summary), flush=True)
+        emit_json(summary)
 
 
 def _plan(agent, request: str) -> list[str]:

@@ -64,9 +64,8 @@ class Decoder:
             self._pick_entry(prompt)
         n = 0
         if self.prefix_cache and self._cache is not None:
-            limit = min(len(self._ids), len(prompt) - 1)  # keep >= 1 token to compute logits from
-            while n < limit and self._ids[n] == prompt[n]:
-                n += 1
+            # keep >= 1 prompt token to compute logits from
+            n = min(_common_prefix(self._ids, prompt), len(prompt) - 1)
         if n < len(self._ids):
             self._shelve_if_diverging(prompt, n)
         if n == 0:
@@ -79,16 +78,10 @@ class Decoder:
     def _pick_entry(self, prompt: list[int]) -> None:
         """Make the kept state sharing the longest prefix with ``prompt`` the current one, so a new
         episode on a screen seen before (same template) reuses its system prompt and first screen."""
-        def common(ids: list[int]) -> int:
-            n, limit = 0, min(len(ids), len(prompt))
-            while n < limit and ids[n] == prompt[n]:
-                n += 1
-            return n
-
         if not self._shelf:
             return
-        best = max(range(len(self._shelf)), key=lambda i: common(self._shelf[i][0]))
-        if common(self._shelf[best][0]) > common(self._ids):
+        best = max(range(len(self._shelf)), key=lambda i: _common_prefix(self._shelf[i][0], prompt))
+        if _common_prefix(self._shelf[best][0], prompt) > _common_prefix(self._ids, prompt):
             current = (self._ids, self._cache)
             self._ids, self._cache = self._shelf.pop(best)
             if current[1] is not None:
@@ -183,6 +176,13 @@ class Decoder:
             pieces.append(self.tok.decode([token]))
             logits = self._feed([token])
         return "".join(pieces), chosen, entropy
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n, limit = 0, min(len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def _accepts_and_ends(matcher, closer: str) -> bool:

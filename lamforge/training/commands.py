@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from lamforge.console import emit_json
 
 console = Console(highlight=False)
 
@@ -36,7 +37,7 @@ def train(
     console.print(f"LAM{phase} {verb}: {summary['rows']} rows, {summary['tokens']} tokens "
                   f"({summary['tokens_per_s']} tokens/s), loss {summary['first_loss']} -> {summary['last_loss']}")
     if as_json:
-        print(json.dumps(summary), flush=True)
+        emit_json(summary)
 
 
 def models(as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line.")) -> None:
@@ -52,4 +53,4 @@ def models(as_json: bool = typer.Option(False, "--json", help="End with a JSON s
         table.add_row(m["name"], "forged", f"phase {m.get('phase', '?')}, {m['path']}")
     console.print(table)
     if as_json:
-        print(json.dumps({"base": list(BASE_MODELS), "forged": [m["name"] for m in forged]}), flush=True)
+        emit_json({"base": list(BASE_MODELS), "forged": [m["name"] for m in forged]})

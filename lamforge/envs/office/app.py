@@ -452,8 +452,10 @@ class OfficeApp:
                 part.paragraphs[0].text = f.get(f"{name} text", "")
         elif name == "Save As":
             self._save_as(f.get("File name", ""))
+            return self._close_dialog()  # _save_as has written the document
         elif name == "Export PDF":
             self._export_pdf(f.get("File name", ""))
+            return self._close_dialog()  # _export_pdf saved before converting
         self._close_dialog()
         self._save()
 
