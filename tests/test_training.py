@@ -87,12 +87,19 @@ def test_killed_phase_resumes_from_its_checkpoint(run_dir, tiny_model_dir, tmp_p
     time.sleep(1.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # whether the kill landed mid-save or not, a half-written newest checkpoint must be ignored on resume
+    torn = run / "lam1" / "checkpoints" / "checkpoint-99999"
+    torn.mkdir()
+    (torn / "model.safetensors").write_bytes(b"partial")
     ckpts = sorted((run / "lam1" / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    ckpts = [p for p in ckpts if (p / "trainer_state.json").is_file()]
     assert ckpts and not (run / "lam1" / "model").exists()
     resumed_from = int(ckpts[-1].name.split("-")[1])
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    state = json.loads(sorted((run / "lam1" / "checkpoints").glob("checkpoint-*/trainer_state.json"))[-1].read_text())
+    from lamforge.training.sft import last_complete_checkpoint
+
+    state = json.loads((last_complete_checkpoint(run / "lam1" / "checkpoints") / "trainer_state.json").read_text())
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["steps"] >= resumed_from and state["global_step"] >= resumed_from
     assert (run / "lam1" / "model" / "config.json").is_file()

@@ -74,6 +74,14 @@ def freeze_lower(model, n: int) -> None:
             p.requires_grad = False
 
 
+def last_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint by step whose trainer state was written: a run killed while saving
+    leaves a checkpoint folder without it, which must not be resumed from."""
+    done = [p for p in folder.glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
 def load_for_training(model_path: str | Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -103,9 +111,9 @@ def train_sft(config: LamSFTConfig, model_path: str | Path, rows: list[dict], ou
     config.output_dir = str(out_dir / "checkpoints")
     data = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
     trainer = LamSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
-    ckpts = sorted(Path(config.output_dir).glob("checkpoint-*")) if Path(config.output_dir).exists() else []
+    ckpt = last_complete_checkpoint(Path(config.output_dir))
     t0 = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(ckpts[-1]) if ckpts else None)
+    result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     seconds = time.perf_counter() - t0
     final = out_dir / "model"
     tmp = out_dir / f".model.{os.getpid()}"
