@@ -103,3 +103,84 @@ def test_killed_phase_resumes_from_its_checkpoint(run_dir, tiny_model_dir, tmp_p
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["steps"] >= resumed_from and state["global_step"] >= resumed_from
     assert (run / "lam1" / "model" / "config.json").is_file()
+
+
+PHASE34 = ["data.explore_tasks=3", "data.explore_attempts=2", "data.explore_max_steps=3", "data.explore_workers=1",
+           "data.replay=4", "data.reward_trajectories=4", "data.ppo_trajectories=4", "data.kto_examples=8",
+           "phase3.learning_rate=0.003", "phase3.freeze_layers=0", "phase3.logging_steps=1",
+           "phase3.num_train_epochs=3", "phase4_reward.logging_steps=1", "phase4_reward.learning_rate=0.003",
+           "phase4_reward.num_train_epochs=3", "phase4_reward.lora_layers=0", "phase4_ppo.logging_steps=1",
+           "phase4_ppo.gradient_accumulation_steps=2", "phase4_ppo.learning_rate=0.001", "phase4_ppo.freeze_layers=0",
+           "phase4_kto.logging_steps=1", "phase4_kto.freeze_layers=0", "phase4_kto.per_device_train_batch_size=2",
+           "phase4_kto.max_length=1024"]
+
+
+def _plant_successes(run, n):
+    """Exploration successes the tiny random model cannot find by itself: reference solutions of
+    fresh training tasks, stored as attempt 0 of those tasks, so phase 3 has something to learn."""
+    from lamforge.training.explore import ATTEMPT_SEP, exploration_tasks
+
+    tasks, _ = exploration_tasks(run, "office", n)
+    planted = [t.model_copy(update={"id": f"{t.id}{ATTEMPT_SEP}0"}) for t in tasks[:2]]
+    collect_trajectories(planted, run / "explore", workers=1)
+    return tasks
+
+
+def test_phases_3_and_4_explore_train_and_keep_kl_to_lam3(run_dir, tiny_model_dir):
+    from lamforge.data.commands import read_tasks
+    from lamforge.data.splits import assert_no_leak
+    from lamforge.models import load_backend
+    from lamforge.training.explore import attempts, new_successes
+    from lamforge.training.phases import run_phase
+
+    rec = recipe(tiny_model_dir, *PHASE34)
+    for phase in (1, 2):
+        run_phase(phase, rec, run_dir, register_as=f"office/lam{phase}", progress=False)
+    tasks = _plant_successes(run_dir, 3)
+    heldout = read_tasks(run_dir / "data" / "heldout_tasks.jsonl") if (run_dir / "data" / "heldout_tasks.jsonl").is_file() else []
+    assert_no_leak(tasks, heldout)  # exploration never sees evaluation tasks
+    s3 = run_phase(3, rec, run_dir, register_as="office/lam3", progress=False)
+    assert s3["attempts"] == 6 and len(attempts(run_dir)) == 6  # planted attempts were not re-run
+    assert s3["new_successes"] == len(new_successes(run_dir)) >= 2
+    assert s3["start"].endswith("lam2/model") and s3["last_loss"] < s3["first_loss"], s3
+    s4 = run_phase(4, rec, run_dir, register_as="office/lam4", progress=False)
+    rm, ppo, kto = s4["reward_model"], s4["ppo"], s4["kto"]
+    assert rm["successes"] >= 2 and rm["failures"] >= 2 and rm["last_loss"] < rm["first_loss"], rm
+    assert ppo["steps"] > 0 and ppo["final_kl"] is not None and ppo["final_kl"] >= 0, ppo
+    assert kto["steps"] > 0, kto
+    for name in ("office/lam3", "office/lam4", "office/lam4-kto"):
+        assert load_backend(name).model is not None  # saved and loadable by the runtime
+
+
+def test_ppo_loss_pushes_up_better_than_average_actions_and_kl_holds_it_back(tiny_model_dir):
+    """The offline PPO objective on one hand-made row: with a positive advantage the action's
+    log-probability rises; with beta large the policy stays at the reference."""
+    import torch
+
+    from lamforge.training.ppo import OfflinePPOConfig, OfflinePPOTrainer, action_logprobs, _collate
+    from lamforge.training.sft import load_for_training
+
+    def train(advantage: float, beta: float, tmp):
+        from datasets import Dataset
+
+        model, tok = load_for_training(tiny_model_dir)
+        ids = tok("The screen shows a Bold button. click(control=12) FINISH")["input_ids"]
+        labels = [-100] * (len(ids) - 6) + ids[-6:]
+        ref = action_logprobs(model, ids, labels)
+        row = {"input_ids": ids, "labels": labels, "ref_logps": ref, "advantages": [advantage] * len(ref)}
+        config = OfflinePPOConfig(output_dir=str(tmp), learning_rate=0.01, num_train_epochs=6, init_kl_coef=beta,
+                                  kl_horizon=10**9, save_strategy="no", disable_tqdm=True, clip_range=10.0)
+        trainer = OfflinePPOTrainer(model=model, args=config, train_dataset=Dataset.from_list([row]),
+                                    data_collator=_collate)
+        trainer.train()
+        return sum(action_logprobs(model, ids, labels)) - sum(ref)
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        up = train(+1.0, 0.0, tmp)
+        down = train(-1.0, 0.0, tmp)
+        held = train(+1.0, 1000.0, tmp)
+    assert up > 0.5 and down < -0.5
+    assert abs(held) < up / 2
+    del torch

@@ -28,7 +28,8 @@ from lamforge.core.schemas import Action, Observation, Status, Step, Task
 class ReactAgent(Agent):
     def __init__(self, backend, action_set: ActionSet, *, decoding: str = "constrained",
                  planning: str = "dynamic", max_action_tokens: int = 48, max_plan_tokens: int = 64,
-                 allow_ask: bool = False, prefix_cache: bool = True):
+                 allow_ask: bool = False, prefix_cache: bool = True, temperature: float = 0.0,
+                 seed: int | None = None):
         if decoding not in ("constrained", "freeform"):
             raise ValueError(f"decoding must be 'constrained' or 'freeform', not {decoding!r}")
         if planning not in ("off", "start", "dynamic"):
@@ -40,6 +41,13 @@ class ReactAgent(Agent):
         self.decoding, self.planning = decoding, planning
         self.max_action_tokens, self.max_plan_tokens = max_action_tokens, max_plan_tokens
         self.allow_ask, self.prefix_cache = allow_ask, prefix_cache
+        # temperature > 0 samples actions (self-boosting exploration); plans stay greedy
+        self.temperature = temperature
+        self._generator = None
+        if temperature > 0 and self.local:
+            import torch
+
+            self._generator = torch.Generator().manual_seed(seed if seed is not None else 0)
         self.name = f"{getattr(backend, 'name', 'model')}/{decoding}"
         self._decoder = None
         self.task: Task | None = None
@@ -62,7 +70,7 @@ class ReactAgent(Agent):
                                     observation, self.plan)
         grammar = (action_grammar(observation, self.action_set, allow_ask=self.allow_ask)
                    if self.decoding == "constrained" else None)
-        text = self._complete(messages, grammar, self.max_action_tokens)
+        text = self._complete(messages, grammar, self.max_action_tokens, temperature=self.temperature)
         self.stats["steps"] += 1
         try:
             action = parse_action(text, self.action_set)
@@ -82,9 +90,10 @@ class ReactAgent(Agent):
                               stop="\n\n")
         return parse_plan(text)
 
-    def _complete(self, messages: list[dict], grammar: str | None, max_tokens: int, stop: str = "\n") -> str:
+    def _complete(self, messages: list[dict], grammar: str | None, max_tokens: int, stop: str = "\n",
+                  temperature: float = 0.0) -> str:
         if not self.local:
-            return self.backend.chat(messages, max_tokens=max_tokens, stop=[stop]).text
+            return self.backend.chat(messages, max_tokens=max_tokens, stop=[stop], temperature=temperature).text
         if self._decoder is None:
             from lamforge.models.decoding import Decoder
 
@@ -93,7 +102,8 @@ class ReactAgent(Agent):
         ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
         if not isinstance(ids, list):  # some tokenizers return a BatchEncoding
             ids = list(ids["input_ids"])
-        result = self._decoder.generate(ids, grammar=grammar, max_new_tokens=max_tokens, stop=stop)
+        result = self._decoder.generate(ids, grammar=grammar, max_new_tokens=max_tokens, stop=stop,
+                                        temperature=temperature, generator=self._generator)
         for k in ("chosen_tokens", "new_tokens", "prompt_tokens", "reused_tokens"):
             self.stats[k] += getattr(result, k)
         self.stats["decode_seconds"] += result.seconds

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,9 +27,10 @@ from lamforge.envs import make
 _WORKER: dict = {}
 
 
-def make_agent(expert: str, env) -> Agent:
+def make_agent(expert: str, env, temperature: float = 0.0, seed: int | None = None) -> Agent:
     """``reference`` (the task's reference solution), ``search`` (search over actions, knows only the
-    success check), or a model: a name, a path or ``openai:NAME``."""
+    success check), or a model: a name, a path or ``openai:NAME`` (``temperature > 0`` samples its
+    actions: self-boosting exploration)."""
     if expert == "reference":
         from lamforge.agents.expert import ReferenceExpert
 
@@ -42,29 +44,47 @@ def make_agent(expert: str, env) -> Agent:
 
     if "backend" not in _WORKER or _WORKER.get("backend_spec") != expert:
         _WORKER["backend"], _WORKER["backend_spec"] = load_backend(expert), expert
-    return ReactAgent(_WORKER["backend"], env.unwrapped.action_set)
+    agent = ReactAgent(_WORKER["backend"], env.unwrapped.action_set, planning="off", temperature=temperature,
+                       seed=seed)
+    if agent.local:  # one decoder per worker: its prefix cache carries over from episode to episode
+        from lamforge.models.decoding import Decoder
+
+        if _WORKER.get("decoder_spec") != expert:
+            backend = _WORKER["backend"]
+            _WORKER["decoder"], _WORKER["decoder_spec"] = Decoder(backend.model, backend.tokenizer), expert
+        agent._decoder = _WORKER["decoder"]
+    return agent
 
 
-def _init(env_name: str, expert: str, max_steps: int, threads: int) -> None:
+def _init(env_name: str, expert: str, max_steps: int, threads: int, temperature: float = 0.0) -> None:
     import torch
 
     torch.set_num_threads(threads)
     _WORKER["env"] = make(env_name, max_steps=max_steps)
     _WORKER["expert"] = expert
+    _WORKER["temperature"] = temperature
 
 
 def _run(task_json: str) -> str:
     env = _WORKER["env"]
     task = Task.model_validate_json(task_json)
-    traj = run_episode(env, make_agent(_WORKER["expert"], env), task)
+    # each attempt samples with its own seed, derived from the task id, so a resumed run repeats it
+    seed = zlib.crc32(task.id.encode())
+    traj = run_episode(env, make_agent(_WORKER["expert"], env, _WORKER.get("temperature", 0.0), seed), task)
     return verify(traj, env.unwrapped.action_set).model_dump_json()
 
 
 def collect_trajectories(tasks: list[Task], out: str | Path, *, env_name: str = "office", expert: str = "reference",
-                         workers: int = 2, max_steps: int = 20, resume: bool = False,
+                         workers: int = 2, max_steps: int = 20, resume: bool = False, temperature: float = 0.0,
                          progress: Callable[[int, int], None] | None = None) -> dict:
     """Run ``expert`` on each task not yet stored in ``out``; returns the summary figures."""
     out = Path(out)
+    from lamforge.envs.tasks import family_of
+
+    reserved = [t.id for t in tasks if not family_of(t).trainable(t)]
+    if reserved:  # e.g. MiniWoB++ evaluation seeds: they must never become demonstrations
+        raise LamforgeError(f"{len(reserved)} task(s) are reserved for evaluation and cannot be collected "
+                            f"(first: {reserved[0]}); sample training tasks instead")
     with RecordStore(out, Trajectory, key_fn=lambda t: t.task.id) as store:
         if len(store) and not resume:
             raise LamforgeError(f"{out} already holds {len(store)} trajectories; pass --resume to continue "
@@ -75,12 +95,12 @@ def collect_trajectories(tasks: list[Task], out: str | Path, *, env_name: str = 
         done = 0
         jobs = [t.model_dump_json() for t in todo]
         if workers <= 1:
-            _init(env_name, expert, max_steps, threads=2)
+            _init(env_name, expert, max_steps, 2, temperature)
             results = map(_run, jobs)
             pool = None
         else:
             ctx = mp.get_context("forkserver")
-            pool = ctx.Pool(workers, initializer=_init, initargs=(env_name, expert, max_steps, 1))
+            pool = ctx.Pool(workers, initializer=_init, initargs=(env_name, expert, max_steps, 1, temperature))
             results = pool.imap_unordered(_run, jobs, chunksize=4)
         try:
             for line in results:

@@ -46,6 +46,22 @@ class TaskFamily(ABC):
         """Reference actions. GUI actions name their control (``control_name``); the expert
         resolves names to the labels of the live observation."""
 
+    # A family whose right actions depend on what the screen shows (a web page generated from a
+    # seed) sets ``reactive`` and answers next_action; the reference expert then asks it each step.
+    reactive: ClassVar[bool] = False
+
+    def next_action(self, task: Task, observation: Any, history: list[Any]) -> Action | None:
+        """The reference action for this screen (reactive families); None: no scripted answer."""
+        return None
+
+    # True when the held-out tasks are an external benchmark's (never sampled by ``sample``), so
+    # data collection draws no held-out split of its own
+    heldout_external: ClassVar[bool] = False
+
+    def trainable(self, task: Task) -> bool:
+        """False for tasks reserved for evaluation (e.g. benchmark seeds); collection refuses them."""
+        return True
+
     def plan(self, task: Task) -> list[str]:
         """Natural-language plan, derived from the reference solution."""
         return [describe(a) for a in self.solution(task)]

@@ -24,8 +24,8 @@ from lamforge.core.errors import LamforgeError
 console = Console(highlight=False)
 
 
-def resolve_model(name: str, run: Path, base_model: str) -> str:
-    """``base`` -> the base model, ``lamN`` -> the run's phase-N model (or the registered office/lamN)."""
+def resolve_model(name: str, run: Path, base_model: str, env: str = "office") -> str:
+    """``base`` -> the base model, ``lamN`` -> the run's phase-N model (or the registered ENV/lamN)."""
     if name == "base":
         return base_model
     if name.startswith("lam") and name[3:].isdigit():
@@ -34,28 +34,111 @@ def resolve_model(name: str, run: Path, base_model: str) -> str:
             return str(local)
         from lamforge.models.registry import resolve
 
-        if resolve(f"office/{name}") is not None:
-            return f"office/{name}"
+        if resolve(f"{env}/{name}") is not None:
+            return f"{env}/{name}"
         raise LamforgeError(f"{name} is neither in {run} nor registered; train it with `lamforge train --phase {name[3:]}`")
     return name
 
 
-def make_model_agent(spec: str, planning: str = "off"):
+def make_model_agent(spec: str, planning: str = "off", env: str = "office"):
     """Top-level (picklable) factory for worker processes; the backend is loaded once per process."""
     from lamforge.agents.react import ReactAgent
-    from lamforge.envs.office.actions import OFFICE_ACTIONS
+    from lamforge.envs import action_set_of
     from lamforge.models import load_backend
 
     cache = make_model_agent.__dict__.setdefault("_backends", {})
     if spec not in cache:
         cache[spec] = load_backend(spec)
-    return ReactAgent(cache[spec], OFFICE_ACTIONS, planning=planning)
+    return ReactAgent(cache[spec], action_set_of(env), planning=planning)
 
 
 def make_expert():
     from lamforge.agents.expert import ReferenceExpert
 
     return ReferenceExpert()
+
+
+def compare_models(names: list[str], *, env: str = "office", run: Path = Path("runs/office"),
+                   base_model: str = "smollm2-135m", limit: int | None = 30, workers: int = 2,
+                   max_steps: int = 10, out: Path | None = None, progress: bool = True) -> dict:
+    """Every model in ``names`` on the same held-out tasks: planning, offline and online metrics, the
+    HTML report; returns ``{"results", "trajectories", "tasks", "references", "report"}``."""
+    from contextlib import nullcontext
+
+    from lamforge.agents.runner import run_episode
+    from lamforge.core.schemas import TaskPlan
+    from lamforge.data.commands import read_tasks, split_pool
+    from lamforge.envs import make
+    from lamforge.envs.tasks import family_of
+    from lamforge.evaluation.metrics import online_metrics
+    from lamforge.evaluation.offline import offline_eval, plan_eval
+    from lamforge.evaluation.online import online_eval
+    from lamforge.evaluation.report import write_report
+
+    held_file = run / "data" / "heldout_tasks.jsonl"
+    tasks = read_tasks(held_file) if held_file.is_file() else split_pool(env, 200, 0)[1]
+    tasks = tasks[:limit] if limit else tasks
+    environment = make(env)
+    env_id = environment.unwrapped.env_id
+    references = [run_episode(environment, make_expert(), t) for t in tasks]
+    references = [r for r in references if r.success]
+    environment.close()
+    pairs = [TaskPlan(task_id=t.id, task=t.request, plan=family_of(t).plan(t), family=t.family) for t in tasks]
+    results, trajectories = {}, {}
+    with (progress_bar() if progress else nullcontext()) as bar:
+        for name in names:
+            job = bar.add_task(f"{name}", total=len(tasks)) if bar else None
+            done = (lambda k, *_: bar.update(job, completed=k)) if bar else None  # noqa: E731
+            if name == "expert":
+                agent_factory = make_expert
+                results[name] = {"offline": offline_eval(make_expert(), references)}
+            else:
+                spec = resolve_model(name, run, base_model, env)
+                agent_factory = functools.partial(make_model_agent, spec, env=env)
+                planner = make_model_agent(spec, planning="start", env=env)
+                results[name] = {"offline": offline_eval(make_model_agent(spec, env=env), references),
+                                 "planning": plan_eval(lambda request: _plan(planner, request, env_id), pairs)}
+            trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
+                                progress=done)
+            results[name]["online"] = online_metrics(trajs)
+            trajectories[name] = trajs
+    report = write_report(results, trajectories, out or run / "eval",
+                          title=f"lamforge evaluation: {env}, {len(tasks)} held-out tasks")
+    return {"results": results, "trajectories": trajectories, "tasks": tasks, "references": references,
+            "report": report}
+
+
+def comparison_table(results: dict, names: list[str]) -> Table:
+    """The paper's Tables 2-4 in one: planning, offline decisions, online episodes."""
+    table = Table("model", "plan TSR", "plan P/R", "object", "operation", "status", "args", "SSR", "offline TSR",
+                  "online TSR", "steps", "step latency s")
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    for name in names:
+        r = results[name]
+        p, o, n = r.get("planning", {}), r["offline"], r["online"]
+        table.add_row(name, pct(p.get("task_success_rate")),
+                      f"{pct(p.get('step_precision'))}/{pct(p.get('step_recall'))}" if p else "-",
+                      pct(o.get("object_acc")), pct(o.get("operation_acc")), pct(o.get("status_acc")),
+                      pct(o.get("argument_acc")), pct(o.get("step_success_rate")), pct(o.get("task_success_rate")),
+                      pct(n.get("task_success_rate")), f"{n.get('mean_steps') or 0:.2f}",
+                      f"{n.get('mean_step_latency_s') or 0:.3f}")
+    return table
+
+
+def summary_of(results: dict, names: list[str]) -> dict:
+    """The figures of each model for the JSON summary line."""
+    out = {}
+    for n in names:
+        r = results[n]
+        o, on, p = r["offline"], r["online"], r.get("planning", {})
+        out[n] = {"tsr": on.get("task_success_rate"), "online_steps": on.get("mean_steps"),
+                  "step_latency_s": on.get("mean_step_latency_s"),
+                  "object_acc": o.get("object_acc"), "operation_acc": o.get("operation_acc"),
+                  "status_acc": o.get("status_acc"), "argument_acc": o.get("argument_acc"),
+                  "offline_ssr": o.get("step_success_rate"), "offline_tsr": o.get("task_success_rate"),
+                  "plan_tsr": p.get("task_success_rate"), "plan_precision": p.get("step_precision"),
+                  "plan_recall": p.get("step_recall")}
+    return out
 
 
 def evaluate(
@@ -71,73 +154,21 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Evaluate models side by side on held-out tasks: planning, offline and online metrics + report."""
-    from lamforge.agents.runner import run_episode
-    from lamforge.data.commands import read_tasks, split_pool
-    from lamforge.envs import make
-    from lamforge.envs.tasks import family_of
-    from lamforge.evaluation.metrics import online_metrics
-    from lamforge.evaluation.offline import offline_eval, plan_eval
-    from lamforge.evaluation.online import online_eval
-    from lamforge.evaluation.report import write_report
-    from lamforge.core.schemas import TaskPlan
-
     if split != "heldout":
         raise typer.BadParameter("evaluation runs on held-out tasks only (--split heldout)")
-    held_file = run / "data" / "heldout_tasks.jsonl"
-    tasks = read_tasks(held_file) if held_file.is_file() else split_pool(env, 200, 0)[1]
-    tasks = tasks[:limit] if limit else tasks
-    environment = make(env)
-    references = [run_episode(environment, make_expert(), t) for t in tasks]
-    references = [r for r in references if r.success]
-    pairs = [TaskPlan(task_id=t.id, task=t.request, plan=family_of(t).plan(t), family=t.family) for t in tasks]
     names = [m.strip() for m in models.split(",") if m.strip()]
-    results, trajectories = {}, {}
-    with progress_bar() as bar:
-        for name in names:
-            job = bar.add_task(f"{name}", total=len(tasks))
-            done = lambda k, *_: bar.update(job, completed=k)  # noqa: E731
-            if name == "expert":
-                agent_factory = make_expert
-                results[name] = {"offline": offline_eval(make_expert(), references)}
-            else:
-                spec = resolve_model(name, run, base_model)
-                agent_factory = functools.partial(make_model_agent, spec)
-                planner = make_model_agent(spec, planning="start")
-                results[name] = {"offline": offline_eval(make_model_agent(spec), references),
-                                 "planning": plan_eval(lambda request: _plan(planner, request), pairs)}
-            trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
-                                progress=done)
-            results[name]["online"] = online_metrics(trajs)
-            trajectories[name] = trajs
-    report = write_report(results, trajectories, out or run / "eval",
-                          title=f"lamforge evaluation: {env}, {len(tasks)} held-out tasks")
-    table = Table("model", "plan TSR", "plan P/R", "object", "operation", "status", "SSR", "offline TSR",
-                  "online TSR", "steps", "step latency s")
-    pct = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
-    for name in names:
-        r = results[name]
-        p, o, n = r.get("planning", {}), r["offline"], r["online"]
-        table.add_row(name, pct(p.get("task_success_rate")),
-                      f"{pct(p.get('step_precision'))}/{pct(p.get('step_recall'))}" if p else "-",
-                      pct(o.get("object_acc")), pct(o.get("operation_acc")), pct(o.get("status_acc")),
-                      pct(o.get("step_success_rate")), pct(o.get("task_success_rate")),
-                      pct(n.get("task_success_rate")), f"{n.get('mean_steps') or 0:.2f}",
-                      f"{n.get('mean_step_latency_s') or 0:.3f}")
-    console.print(f"{len(tasks)} held-out tasks ({len(references)} with expert references), env {env}")
-    console.print(table)
-    console.print(f"report: {report}")
+    done = compare_models(names, env=env, run=run, base_model=base_model, limit=limit, workers=workers,
+                          max_steps=max_steps, out=out)
+    console.print(f"{len(done['tasks'])} held-out tasks ({len(done['references'])} with expert references), env {env}")
+    console.print(comparison_table(done["results"], names))
+    console.print(f"report: {done['report']}")
     if as_json:
-        summary = {"models": {n: {"tsr": results[n]["online"].get("task_success_rate"),
-                                  "offline_ssr": results[n]["offline"].get("step_success_rate"),
-                                  "offline_tsr": results[n]["offline"].get("task_success_rate"),
-                                  "plan_tsr": results[n].get("planning", {}).get("task_success_rate")}
-                              for n in names},
-                   "tasks": len(tasks), "report": str(report)}
-        emit_json(summary)
+        emit_json({"models": summary_of(done["results"], names), "tasks": len(done["tasks"]),
+                   "report": str(done["report"])})
 
 
-def _plan(agent, request: str) -> list[str]:
+def _plan(agent, request: str, env_id: str) -> list[str]:
     from lamforge.core.schemas import Task
 
-    agent.task = Task(id="plan", family="free_request", request=request, env_id="lamforge/Office-v0")
+    agent.task = Task(id="plan", family="free_request", request=request, env_id=env_id)
     return agent._make_plan()

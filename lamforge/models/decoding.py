@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import time
 from dataclasses import dataclass
 
@@ -115,14 +117,18 @@ class Decoder:
 
     # --- generation --------------------------------------------------------------------------
     def generate(self, prompt: list[int], *, grammar: str | None = None, max_new_tokens: int = 64,
-                 stop: str = "\n") -> DecodeResult:
+                 stop: str = "\n", temperature: float = 0.0,
+                 generator: torch.Generator | None = None) -> DecodeResult:
+        """Greedy by default; ``temperature > 0`` samples (self-boosting exploration draws several
+        different attempts at a task this way), still inside the grammar."""
         t0 = time.perf_counter()
+        pick = functools.partial(_pick, temperature=temperature, generator=generator)
         logits, reused = self._prefill(prompt)
         start = len(self._ids)
         chosen = 0
         if grammar is None:
             while chosen < max_new_tokens:
-                token = int(torch.argmax(logits))
+                token = pick(logits)
                 if token in self.stop_ids:
                     break
                 chosen += 1
@@ -132,14 +138,14 @@ class Decoder:
             text = self.tok.decode(self._ids[start:], skip_special_tokens=True).split(stop)[0] if stop else \
                 self.tok.decode(self._ids[start:], skip_special_tokens=True)
         else:
-            text, chosen, entropy = self._constrained(logits, grammar, max_new_tokens, start)
+            text, chosen, entropy = self._constrained(logits, grammar, max_new_tokens, start, pick)
             return DecodeResult(text=text, new_tokens=len(self._ids) - start, chosen_tokens=chosen,
                                 prompt_tokens=len(prompt), reused_tokens=reused,
                                 seconds=time.perf_counter() - t0, entropy=entropy)
         return DecodeResult(text=text, new_tokens=len(self._ids) - start, chosen_tokens=chosen,
                             prompt_tokens=len(prompt), reused_tokens=reused, seconds=time.perf_counter() - t0)
 
-    def _constrained(self, logits: torch.Tensor, grammar: str, max_new_tokens: int, start: int):
+    def _constrained(self, logits: torch.Tensor, grammar: str, max_new_tokens: int, start: int, pick):
         import xgrammar as xgr
 
         matcher = xgr.GrammarMatcher(self._compiled(grammar))
@@ -167,7 +173,7 @@ class Decoder:
             xgr.apply_token_bitmask_inplace(row, bitmask.to(row.device))
             logp = torch.log_softmax(row[0], dim=-1)
             entropy -= float(torch.nan_to_num(logp.exp() * logp).sum())  # masked tokens give 0 * -inf
-            token = int(torch.argmax(row[0]))
+            token = pick(row[0])
             if not matcher.accept_token(token):
                 raise RuntimeError(f"grammar refused token {token} it allowed")
             chosen += 1
@@ -176,6 +182,13 @@ class Decoder:
             pieces.append(self.tok.decode([token]))
             logits = self._feed([token])
         return "".join(pieces), chosen, entropy
+
+
+def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> int:
+    if temperature <= 0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # masked tokens (-inf) get 0
+    return int(torch.multinomial(probs, 1, generator=generator))
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -15,12 +15,14 @@ console = Console(highlight=False)
 
 
 def train(
-    phase: int = typer.Option(..., help="1: task->plan SFT, 2: imitation of the expert."),
+    phase: int = typer.Option(..., help="1: task->plan SFT, 2: imitation of the expert, 3: self-boosting "
+                                         "exploration, 4: reward model + offline PPO (and KTO)."),
+    env: str = typer.Option("office", help="Environment the run's data comes from."),
     recipe: str = typer.Option("quick", help="Recipe name (quick, full) or a YAML file."),
     run: Path = typer.Option(Path("runs/office"), help="Run folder: plans.jsonl, data/, lamN/."),
     base_model: Optional[str] = typer.Option(None, help="Base model for phase 1 (overrides the recipe)."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe field: section.key=value."),
-    name: Optional[str] = typer.Option(None, help="Register the result under this name (default office/lamN)."),
+    name: Optional[str] = typer.Option(None, help="Register the result under this name (default ENV/lamN)."),
     limit: Optional[int] = typer.Option(None, help="Quick run: at most N optimizer steps."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
@@ -28,16 +30,35 @@ def train(
     from lamforge.training.phases import run_phase
     from lamforge.training.recipe import load_recipe
 
-    overrides = list(set_) + ([f"phase{phase}.max_steps={limit}"] if limit else [])
+    sections = ["phase4_reward", "phase4_ppo", "phase4_kto"] if phase == 4 else [f"phase{phase}"]
+    overrides = list(set_) + ([f"{s}.max_steps={limit}" for s in sections] if limit else [])
     rec = load_recipe(recipe, overrides)
     if base_model:
         rec["base_model"] = base_model
-    summary = run_phase(phase, rec, run, register_as=name or f"office/lam{phase}")
-    verb = "already trained (skipped)" if summary.get("skipped") else f"trained in {summary['seconds']} s"
-    console.print(f"LAM{phase} {verb}: {summary['rows']} rows, {summary['tokens']} tokens "
-                  f"({summary['tokens_per_s']} tokens/s), loss {summary['first_loss']} -> {summary['last_loss']}")
+    summary = run_phase(phase, rec, run, env=env, register_as=name or f"{env}/lam{phase}")
+    console.print(describe_phase(summary))
     if as_json:
         emit_json(summary)
+
+
+def describe_phase(summary: dict) -> str:
+    """One line per phase for people: what was trained on what, how fast, and the loss."""
+    phase = summary["phase"]
+    if summary.get("note"):
+        return f"LAM{phase}: {summary['note']}"
+    verb = "already trained (skipped)" if summary.get("skipped") else f"trained in {summary.get('seconds')} s"
+    line = (f"LAM{phase} {verb}: {summary.get('rows')} rows, {summary.get('tokens')} tokens "
+            f"({summary.get('tokens_per_s')} tokens/s), loss {summary.get('first_loss')} -> {summary.get('last_loss')}")
+    if phase == 3 and "attempts" in summary:
+        line += (f"; exploration: {summary['attempts']} attempts on {summary['explore_tasks']} tasks "
+                 f"({summary['expert_failed_tasks']} the expert failed), {summary['new_successes']} new successes")
+    if phase == 4 and "ppo" in summary:
+        rm, ppo = summary.get("reward_model", {}), summary["ppo"]
+        line += (f"; reward model {rm.get('successes')}+/{rm.get('failures')}- trajectories, loss "
+                 f"{rm.get('first_loss')} -> {rm.get('last_loss')}; PPO final KL {ppo.get('final_kl')}")
+        if "kto" in summary:
+            line += f"; KTO {summary['kto'].get('examples')} examples, loss {summary['kto'].get('last_loss')}"
+    return line
 
 
 def models(as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line.")) -> None:

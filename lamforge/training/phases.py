@@ -1,11 +1,15 @@
-"""The training phases, each handing over to the next only through a checkpoint on disk.
+"""The four training phases, each handing over to the next only through a checkpoint on disk.
 
-    lamforge train --phase 1 --recipe quick --run runs/office     # task -> plan SFT      -> office/lam1
-    lamforge train --phase 2 --recipe quick --run runs/office     # imitation of experts  -> office/lam2
+    lamforge train --phase 1 --recipe quick --run runs/office     # task -> plan SFT            -> office/lam1
+    lamforge train --phase 2 --recipe quick --run runs/office     # imitation of the expert     -> office/lam2
+    lamforge train --phase 3 --recipe quick --run runs/office     # self-boosting exploration   -> office/lam3
+    lamforge train --phase 4 --recipe quick --run runs/office     # reward model + offline PPO  -> office/lam4
 
 A run folder holds ``plans.jsonl`` (task-plan pairs), ``data/`` (the verified trajectory store from
-``lamforge collect trajectories``) and one folder per phase (``lam1/model``, ...). A phase whose
-model is already there is skipped; one killed mid-way resumes from its last checkpoint.
+``lamforge collect trajectories``), ``explore/`` (phase 3's attempts) and one folder per phase
+(``lam1/model``, ...). A phase whose model is already there is skipped; one killed mid-way resumes
+from its last checkpoint (SFT and PPO) or re-runs only what is missing (exploration is a
+crash-safe store).
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ def _done(out: Path) -> dict | None:
     return json.loads(summary.read_text()) if (out / "model" / "config.json").is_file() and summary.is_file() else None
 
 
+def read_store(folder: Path) -> list[Trajectory]:
+    from lamforge.data.store import RecordStore
+
+    return list(RecordStore(folder, Trajectory, readonly=True)) if (folder / "records.jsonl").is_file() else []
+
+
 def phase1_rows(tokenizer, plans: list[TaskPlan], trajectories: list[Trajectory], n: int, env_id: str) -> list[dict]:
     """Documentation pairs (generic tasks) and concrete pairs from training trajectories (request ->
     the expert's plan), half and half when both exist."""
@@ -56,43 +66,115 @@ def phase1_rows(tokenizer, plans: list[TaskPlan], trajectories: list[Trajectory]
     return [plan_row(tokenizer, env_id, p) for p in chosen[:n]]
 
 
-def run_phase(phase: int, recipe: dict, run: Path, *, register_as: str | None = None,
-              progress: bool = True) -> dict:
-    from lamforge.data.plans import read_plans
-    from lamforge.data.store import RecordStore
-    from lamforge.envs import make
+def imitation_rows(tokenizer, trajectories: list[Trajectory], action_set, plan_dropout: float,
+                   seed: int = 0) -> list[dict]:
+    """One row per trajectory. With probability ``plan_dropout`` the plan is left out of the prompt:
+    the agent acts both with a plan (``--planning start|dynamic``) and without one (evaluation and
+    exploration run without), and should have seen both."""
+    rng = random.Random(seed)
+    rows = []
+    for t in trajectories:
+        if t.initial_plan and rng.random() < plan_dropout:
+            t = t.model_copy(update={"initial_plan": [],
+                                     "steps": [s.model_copy(update={"plan": []}) for s in t.steps]})
+        rows.append(trajectory_row(tokenizer, t, action_set))
+    return rows
 
+
+def rehearsal_rows(tokenizer, run: Path, n: int, env_id: str) -> list[dict]:
+    """A few task-plan rows mixed into later phases so the model does not forget how to plan (LAM2
+    trained on actions alone lost all of LAM1's planning in the first quick forge)."""
+    if n <= 0:
+        return []
+    from lamforge.data.plans import read_plans
+
+    plans_file = run / "plans.jsonl"
+    plans = read_plans(plans_file) if plans_file.is_file() else []
+    return phase1_rows(tokenizer, plans, read_store(run / "data"), n, env_id)[:n]
+
+
+def run_phase(phase: int, recipe: dict, run: Path, *, env: str = "office", register_as: str | None = None,
+              progress: bool = True) -> dict:
+    """Train one phase of ``run`` with ``recipe``; returns the phase summary (also in RUN/lamN/summary.json)."""
+    from lamforge.envs import action_set_of, spec
+
+    if phase not in (1, 2, 3, 4):
+        raise LamforgeError(f"there is no phase {phase}: phases are 1 (plans), 2 (imitation), 3 (self-boosting), "
+                            "4 (reward model + offline PPO)")
     run = Path(run)
     out = run / f"lam{phase}"
     if (done := _done(out)) is not None:
         return {**done, "skipped": True}
-    env = make("office").unwrapped
-    data = run / "data"
-    trajectories = [t for t in RecordStore(data, Trajectory, readonly=True)] if (data / "records.jsonl").is_file() else []
-    passed = [t for t in trajectories if t.outcome.verdict == "pass"]
+    env_id, action_set = spec(env).id, action_set_of(env)
+    sizes = recipe.get("data", {})
+    passed = [t for t in read_store(run / "data") if t.outcome.verdict == "pass"]
     start = recipe.get("base_model", "smollm2-135m") if phase == 1 else str(run / f"lam{phase - 1}" / "model")
     if phase > 1 and not (Path(start) / "config.json").is_file():
         raise LamforgeError(f"phase {phase} starts from LAM{phase - 1}, which is not in {run}; "
                             f"run `lamforge train --phase {phase - 1}` first")
-    model, tokenizer = load_for_training(model_dir(start))
-    section = recipe.get(f"phase{phase}", {})
-    config = build_config(LamSFTConfig, section, output_dir=str(out / "checkpoints"), disable_tqdm=not progress)
-    sizes = recipe.get("data", {})
-    if phase == 1:
-        plans_file = run / "plans.jsonl"
-        plans = read_plans(plans_file) if plans_file.is_file() else []
-        rows = phase1_rows(tokenizer, plans, passed, int(sizes.get("plan_rows", 160)), env.env_id)
-    elif phase == 2:
-        if not passed:
-            raise LamforgeError(f"no verified trajectories in {data}: run `lamforge collect trajectories --out {data}`")
-        chosen = passed[: int(sizes.get("trajectories", len(passed)))]
-        rows = [trajectory_row(tokenizer, t, env.action_set) for t in chosen]
+    if phase == 4:
+        from lamforge.training.phase4 import run_phase4
+
+        summary = run_phase4(recipe, run, env=env, progress=progress)
     else:
-        raise LamforgeError(f"phase {phase} is not available yet; phases 1 and 2 are")
-    summary = {"phase": phase, "start": start, **train_sft(config, start, rows, out, model=model, tokenizer=tokenizer)}
+        extra: dict = {}
+        if phase == 3:
+            from lamforge.training.explore import explore
+
+            extra = explore(recipe, run, env=env, progress=progress)
+            if extra["new_successes"] == 0:
+                return _finish(out, {"phase": 3, "start": start, **extra, "copied_from": start,
+                                     "note": "exploration found no new successes: LAM3 is LAM2"},
+                               run, env, register_as, copy_from=Path(start))
+        model, tokenizer = load_for_training(model_dir(start))
+        config = build_config(LamSFTConfig, recipe.get(f"phase{phase}", {}), output_dir=str(out / "checkpoints"),
+                              disable_tqdm=not progress)
+        rows = _sft_rows(phase, tokenizer, recipe, run, passed, action_set, env_id, extra)
+        summary = {"phase": phase, "start": start, **extra,
+                   **train_sft(config, start, rows, out, model=model, tokenizer=tokenizer)}
+    return _finish(out, summary, run, env, register_as)
+
+
+def _finish(out: Path, summary: dict, run: Path, env: str, register_as: str | None,
+            copy_from: Path | None = None) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    if copy_from is not None:
+        import shutil
+
+        tmp = out / ".model.copy"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(copy_from, tmp)
+        shutil.rmtree(out / "model", ignore_errors=True)
+        tmp.rename(out / "model")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if register_as:
         from lamforge.models.registry import register
 
-        register(register_as, out / "model", {"phase": phase, "run": str(run)})
+        register(register_as, out / "model", {"phase": summary["phase"], "run": str(run), "env": env})
     return summary
+
+
+def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Trajectory], action_set, env_id: str,
+              explored: dict) -> list[dict]:
+    sizes = recipe.get("data", {})
+    dropout = float(sizes.get("plan_dropout", 0.5))
+    if phase == 1:
+        from lamforge.data.plans import read_plans
+
+        plans_file = run / "plans.jsonl"
+        plans = read_plans(plans_file) if plans_file.is_file() else []
+        return phase1_rows(tokenizer, plans, passed, int(sizes.get("plan_rows", 160)), env_id)
+    if not passed:
+        raise LamforgeError(f"no verified trajectories in {run / 'data'}: run "
+                            f"`lamforge collect trajectories --out {run / 'data'}` first")
+    n = int(sizes.get("trajectories", len(passed)))
+    rehearsal = rehearsal_rows(tokenizer, run, int(sizes.get("plan_rehearsal", 0)), env_id)
+    if phase == 2:
+        return imitation_rows(tokenizer, passed[:n], action_set, dropout) + rehearsal
+    # phase 3: the new successes of exploration, plus a replay of the imitation data so the
+    # families LAM2 already knew are not forgotten
+    from lamforge.training.explore import new_successes
+
+    found = new_successes(run)
+    replay = random.Random(1).sample(passed[:n], min(int(sizes.get("replay", 40)), len(passed[:n])))
+    return imitation_rows(tokenizer, found + replay, action_set, dropout, seed=3) + rehearsal
