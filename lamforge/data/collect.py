@@ -19,7 +19,7 @@ from pathlib import Path
 from lamforge.agents.base import Agent
 from lamforge.agents.runner import run_episode
 from lamforge.core.errors import LamforgeError
-from lamforge.core.schemas import Task, Trajectory
+from lamforge.core.schemas import Outcome, Task, Trajectory
 from lamforge.data.store import RecordStore
 from lamforge.data.verify import verify
 from lamforge.envs import make
@@ -63,6 +63,7 @@ def _init(env_name: str, expert: str, max_steps: int, threads: int, temperature:
     _WORKER["env"] = make(env_name, max_steps=max_steps)
     _WORKER["expert"] = expert
     _WORKER["temperature"] = temperature
+    _WORKER["env_name"], _WORKER["max_steps"] = env_name, max_steps
 
 
 def _run(task_json: str) -> str:
@@ -70,7 +71,17 @@ def _run(task_json: str) -> str:
     task = Task.model_validate_json(task_json)
     # each attempt samples with its own seed, derived from the task id, so a resumed run repeats it
     seed = zlib.crc32(task.id.encode())
-    traj = run_episode(env, make_agent(_WORKER["expert"], env, _WORKER.get("temperature", 0.0), seed), task)
+    try:
+        traj = run_episode(env, make_agent(_WORKER["expert"], env, _WORKER.get("temperature", 0.0), seed), task)
+    except Exception as e:  # noqa: BLE001 - one broken episode must not end a collection of thousands
+        # the task is stored as a failure with the reason (so --resume does not retry it forever),
+        # and the worker gets a fresh environment in case the broken one holds bad state
+        traj = Trajectory(id=f"{task.id}-crashed", task=task, agent=str(_WORKER["expert"]),
+                          outcome=Outcome(success=False, reason=f"episode crashed: {type(e).__name__}: {e}"[:500]))
+        try:
+            env.close()
+        finally:
+            _WORKER["env"] = make(_WORKER["env_name"], max_steps=_WORKER["max_steps"])
     return verify(traj, env.unwrapped.action_set).model_dump_json()
 
 

@@ -11,8 +11,8 @@ check), then a table like the paper's and a self-contained HTML report.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -28,7 +28,7 @@ def resolve_model(name: str, run: Path, base_model: str, env: str = "office") ->
     """``base`` -> the base model, ``lamN`` -> the run's phase-N model (or the registered ENV/lamN)."""
     if name == "base":
         return base_model
-    if name.startswith("lam") and name[3:].isdigit():
+    if re.fullmatch(r"lam\d+(-[a-z]+)?", name):
         local = run / name / "model"
         if (local / "config.json").is_file():
             return str(local)
@@ -36,7 +36,7 @@ def resolve_model(name: str, run: Path, base_model: str, env: str = "office") ->
 
         if resolve(f"{env}/{name}") is not None:
             return f"{env}/{name}"
-        raise LamforgeError(f"{name} is neither in {run} nor registered; train it with `lamforge train --phase {name[3:]}`")
+        raise LamforgeError(f"{name} is neither in {run} nor registered; train it with `lamforge train --phase {name[3]}`")
     return name
 
 
@@ -88,7 +88,7 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
     with (progress_bar() if progress else nullcontext()) as bar:
         for name in names:
             job = bar.add_task(f"{name}", total=len(tasks)) if bar else None
-            done = (lambda k, *_: bar.update(job, completed=k)) if bar else None  # noqa: E731
+            done = (lambda k, *_, job=job: bar.update(job, completed=k)) if bar else None
             if name == "expert":
                 agent_factory = make_expert
                 results[name] = {"offline": offline_eval(make_expert(), references)}
@@ -97,7 +97,7 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
                 agent_factory = functools.partial(make_model_agent, spec, env=env)
                 planner = make_model_agent(spec, planning="start", env=env)
                 results[name] = {"offline": offline_eval(make_model_agent(spec, env=env), references),
-                                 "planning": plan_eval(lambda request: _plan(planner, request, env_id), pairs)}
+                                 "planning": plan_eval(lambda request, p=planner: _plan(p, request, env_id), pairs)}
             trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
                                 progress=done)
             results[name]["online"] = online_metrics(trajs)
@@ -112,7 +112,7 @@ def comparison_table(results: dict, names: list[str]) -> Table:
     """The paper's Tables 2-4 in one: planning, offline decisions, online episodes."""
     table = Table("model", "plan TSR", "plan P/R", "object", "operation", "status", "args", "SSR", "offline TSR",
                   "online TSR", "steps", "step latency s")
-    pct = lambda v: "-" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}"
     for name in names:
         r = results[name]
         p, o, n = r.get("planning", {}), r["offline"], r["online"]
@@ -147,10 +147,10 @@ def evaluate(
     run: Path = typer.Option(Path("runs/office"), help="Run folder (held-out tasks, phase models)."),
     split: str = typer.Option("heldout", help="Only 'heldout' is evaluated; training tasks never are."),
     base_model: str = typer.Option("smollm2-135m", help="What 'base' means."),
-    limit: Optional[int] = typer.Option(30, help="At most N held-out tasks."),
+    limit: int | None = typer.Option(30, help="At most N held-out tasks."),
     workers: int = typer.Option(2, help="Worker processes for online episodes."),
     max_steps: int = typer.Option(10, help="Step limit of online episodes."),
-    out: Optional[Path] = typer.Option(None, help="Report folder (default RUN/eval)."),
+    out: Path | None = typer.Option(None, help="Report folder (default RUN/eval)."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Evaluate models side by side on held-out tasks: planning, offline and online metrics + report."""

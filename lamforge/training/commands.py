@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -20,10 +19,10 @@ def train(
     env: str = typer.Option("office", help="Environment the run's data comes from."),
     recipe: str = typer.Option("quick", help="Recipe name (quick, full) or a YAML file."),
     run: Path = typer.Option(Path("runs/office"), help="Run folder: plans.jsonl, data/, lamN/."),
-    base_model: Optional[str] = typer.Option(None, help="Base model for phase 1 (overrides the recipe)."),
+    base_model: str | None = typer.Option(None, help="Base model for phase 1 (overrides the recipe)."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe field: section.key=value."),
-    name: Optional[str] = typer.Option(None, help="Register the result under this name (default ENV/lamN)."),
-    limit: Optional[int] = typer.Option(None, help="Quick run: at most N optimizer steps."),
+    name: str | None = typer.Option(None, help="Register the result under this name (default ENV/lamN)."),
+    limit: int | None = typer.Option(None, help="Quick run: at most N optimizer steps."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Train one phase; its model is saved in RUN/lamN/model and registered by name."""

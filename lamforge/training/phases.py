@@ -106,7 +106,6 @@ def run_phase(phase: int, recipe: dict, run: Path, *, env: str = "office", regis
     if (done := _done(out)) is not None:
         return {**done, "skipped": True}
     env_id, action_set = spec(env).id, action_set_of(env)
-    sizes = recipe.get("data", {})
     passed = [t for t in read_store(run / "data") if t.outcome.verdict == "pass"]
     start = recipe.get("base_model", "smollm2-135m") if phase == 1 else str(run / f"lam{phase - 1}" / "model")
     if phase > 1 and not (Path(start) / "config.json").is_file():

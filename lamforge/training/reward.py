@@ -28,7 +28,6 @@ from lamforge.core.schemas import Trajectory
 from lamforge.training.rows import trajectory_row
 from lamforge.training.sft import last_complete_checkpoint
 
-
 # the decoder's linear layers; "all-linear" would also wrap the new score head, which must instead be
 # trained whole (PEFT's modules_to_save for token classification)
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]

@@ -488,21 +488,21 @@ class OfficeApp:
         self.sel = Selection()
 
     def _save_as(self, file_name: str) -> None:
-        name = file_name.strip()
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise BadArguments(f"not a valid file name: {file_name!r}")
+        name = _valid_file_name(file_name)
         if not name.lower().endswith(".docx"):
             name += ".docx"
-        self.path = self.workspace / name
-        self._save()
+        old, self.path = self.path, self.workspace / name
+        try:
+            self._save()
+        except OSError as e:  # the file system refused the name: the document stays where it was
+            self.path = old
+            raise BadArguments(f"cannot save as {file_name!r}: {e.strerror}") from None
 
     def _export_pdf(self, file_name: str) -> None:
         office = libreoffice()
         if office is None:
             raise ActionNotApplicable("Export PDF needs LibreOffice, which is not installed")
-        name = file_name.strip() or self.path.stem + ".pdf"
-        if "/" in name or "\\" in name:
-            raise BadArguments(f"not a valid file name: {file_name!r}")
+        name = _valid_file_name(file_name) if file_name.strip() else self.path.stem + ".pdf"
         self._save()
         outdir = self.workspace / ".pdf"
         subprocess.run([office, "--headless", "--convert-to", "pdf", "--outdir", str(outdir), str(self.path)],
@@ -598,3 +598,13 @@ def _preview(p) -> str:
             return "[picture]"
         return ""
     return text if len(text) <= PREVIEW else text[: PREVIEW - 3] + "..."
+
+
+def _valid_file_name(file_name: str) -> str:
+    """A plain file name in the workspace: no folders, no hidden files, no control characters, and
+    short enough for every file system (model output can be anything)."""
+    name = file_name.strip()
+    if (not name or "/" in name or "\\" in name or name.startswith(".") or len(name.encode()) > 120
+            or any(ord(c) < 32 for c in name)):
+        raise BadArguments(f"not a valid file name: {file_name[:60]!r}")
+    return name

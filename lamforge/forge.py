@@ -1,0 +1,201 @@
+"""``lamforge forge``: the whole pipeline in one command, from the base model to the comparison table.
+
+    lamforge forge --env office --recipe quick --out runs/forge --json
+
+1. plans: task-plan pairs from the environment's manual (``lamforge/envs/<env>/manual``), evolved
+   and de-duplicated (skipped for an environment without a manual: phase 1 then uses the experts'
+   plans of the collected tasks);
+2. collect: the recipe's expert (``data.expert``: ``search`` knows only the success check and fails
+   on part of the tasks, as the paper's GPT-4o did; ``reference`` never fails) on ``data.collect``
+   training tasks; the held-out split is written next to them and never collected;
+3. train: phases 1-4 (LAM1..LAM4, and LAM4-KTO beside LAM4), each registered as ``<env>/lamN``;
+4. evaluate: every model side by side on the held-out tasks (``eval.tasks``), the HTML report, and
+   the reward-hacking monitor (reward-model score against true success, KL to LAM3).
+
+Every stage is resumable: run the same command again after a kill and finished stages are skipped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lamforge.console import emit_json, progress_bar
+
+console = Console(highlight=False)
+
+MODELS = ["base", "lam1", "lam2", "lam3", "lam4", "lam4-kto", "expert"]
+
+
+def manual_dir(env: str) -> Path | None:
+    from lamforge.envs import env_class
+
+    folder = Path(inspect.getfile(env_class(env))).parent / "manual"
+    return folder if folder.is_dir() else None
+
+
+def make_plans(env: str, out: Path, rounds: int) -> dict:
+    from lamforge.data.dedup import dedup
+    from lamforge.data.evolve import evolve
+    from lamforge.data.plans import extract_plans, read_plans, write_plans
+
+    if out.is_file():
+        return {"plans": len(read_plans(out)), "skipped": True}
+    folder = manual_dir(env)
+    if folder is None:
+        return {"plans": 0, "note": f"{env} has no manual: phase 1 learns from the experts' plans only"}
+    kept = dedup(evolve(extract_plans(folder), rounds))
+    write_plans(kept, out)
+    return {"plans": len(kept)}
+
+
+def collect(env: str, recipe: dict, run: Path, limit: int | None) -> dict:
+    from lamforge.data.collect import collect_trajectories
+    from lamforge.data.commands import split_pool, write_tasks
+
+    sizes = recipe.get("data", {})
+    n = int(sizes.get("collect", 160))
+    n = min(n, limit) if limit else n
+    data = run / "data"
+    train, heldout, stats = split_pool(env, n, int(sizes.get("seed", 0)))
+    data.mkdir(parents=True, exist_ok=True)
+    if not (data / "heldout_tasks.jsonl").is_file():
+        write_tasks(heldout, data / "heldout_tasks.jsonl")
+        (data / "split.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "dropped_ids"}, indent=2))
+    expert = str(sizes.get("expert", "search"))
+    with progress_bar() as bar:
+        job = bar.add_task(f"{expert} expert on {env}", total=len(train))
+        return collect_trajectories(train, data, env_name=env, expert=expert, resume=True,
+                                    workers=int(sizes.get("collect_workers", 2)),
+                                    progress=lambda done, total: bar.update(job, completed=done, total=total))
+
+
+def scale_down(recipe: dict, limit: int) -> dict:
+    """``--limit N``: at most N of everything that is counted in tasks or trajectories."""
+    data = dict(recipe.get("data", {}))
+    for key in ("collect", "plan_rows", "trajectories", "explore_tasks", "replay", "reward_trajectories",
+                "ppo_trajectories", "kto_examples", "plan_rehearsal"):
+        if key in data:
+            data[key] = min(int(data[key]), limit)
+    return {**recipe, "data": data, "eval": {**recipe.get("eval", {}),
+                                             "tasks": min(int(recipe.get("eval", {}).get("tasks", 24)), limit)}}
+
+
+def forge(
+    env: str = typer.Option("office", help="Environment to forge a LAM for."),
+    recipe: str = typer.Option("quick", help="Recipe name (quick, full) or a YAML file."),
+    out: Path = typer.Option(Path("runs/forge"), help="Run folder: plans, data, one folder per phase, eval."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe field: section.key=value."),
+    base_model: str | None = typer.Option(None, help="Base model (overrides the recipe's base_model)."),
+    models: str = typer.Option(",".join(MODELS), help="Models in the final comparison."),
+    limit: int | None = typer.Option(None, help="Quick run: at most N tasks / trajectories per stage."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Collect -> train phases 1-4 -> evaluate side by side, resumable, on one recipe."""
+    from transformers.utils import logging as hf_logging
+
+    from lamforge.evaluation.commands import (
+        compare_models,
+        comparison_table,
+        summary_of,
+    )
+    from lamforge.training.commands import describe_phase
+    from lamforge.training.phases import run_phase
+    from lamforge.training.recipe import load_recipe
+
+    hf_logging.disable_progress_bar()  # one line per loaded model, dozens of times: our bars say enough
+    hf_logging.set_verbosity_error()
+    t0 = time.perf_counter()
+    rec = load_recipe(recipe, list(set_))
+    if base_model:
+        rec["base_model"] = base_model
+    if limit:
+        rec = scale_down(rec, limit)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    def stage(name: str, fn):
+        start = time.perf_counter()
+        console.rule(f"[bold]{name}")
+        result = fn()
+        timings[name] = round(time.perf_counter() - start, 1)
+        return result
+
+    plans = stage("plans", lambda: make_plans(env, out / "plans.jsonl", int(rec.get("data", {}).get("plans_evolve", 1))))
+    console.print(f"{plans['plans']} task-plan pairs" + (f" ({plans['note']})" if plans.get("note") else ""))
+    collected = stage("collect", lambda: collect(env, rec, out, limit))
+    console.print(f"{collected['passed']} verified trajectories, {collected['failed']} failed by the "
+                  f"{collected['expert']} expert")
+    phases = {}
+    for phase in (1, 2, 3, 4):
+        phases[f"lam{phase}"] = stage(f"phase {phase}", lambda p=phase: run_phase(p, rec, out, env=env,
+                                                                                  register_as=f"{env}/lam{p}"))
+        console.print(describe_phase(phases[f"lam{phase}"]))
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    names = [n for n in names if n != "lam4-kto" or (out / "lam4-kto" / "model" / "config.json").is_file()]
+    ev = rec.get("eval", {})
+    done = stage("evaluate", lambda: compare_models(
+        names, env=env, run=out, base_model=rec.get("base_model", "smollm2-135m"), limit=int(ev.get("tasks", 24)),
+        workers=int(ev.get("workers", 2)), max_steps=int(ev.get("max_steps", 10)), out=out / "eval"))
+    monitor = stage("monitor", lambda: reward_hacking_monitor(out, env, done, names))
+    console.rule("[bold]result")
+    console.print(f"{len(done['tasks'])} held-out tasks, env {env}; report {done['report']}")
+    console.print(comparison_table(done["results"], names))
+    console.print(monitor_table(monitor))
+    console.print("wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
+    seconds = round(time.perf_counter() - t0, 1)
+    (out / "forge.json").write_text(json.dumps({"models": summary_of(done["results"], names), "monitor": monitor,
+                                                "timings": timings, "phases": phases, "seconds": seconds},
+                                               indent=2, default=str))
+    if as_json:
+        emit_json({"models": summary_of(done["results"], names), "monitor": monitor, "timings": timings,
+                   "tasks": len(done["tasks"]), "report": str(done["report"]), "seconds": seconds})
+
+
+def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str]) -> dict:
+    """Per model: the reward model's mean step score on its held-out online trajectories next to
+    its true success rate, and its KL to LAM3 along the held-out expert references. A model whose
+    reward-model score climbs while true success does not is hacking the reward model."""
+    from lamforge.envs import action_set_of
+    from lamforge.training.monitor import policy_kl
+    from lamforge.training.reward import RewardModel
+
+    rm_dir = run / "lam4" / "reward_model"
+    if not (rm_dir / "lamforge_reward.json").is_file():
+        return {"note": "no reward model in this run"}
+    rm = RewardModel.load(rm_dir, action_set_of(env))
+    result: dict = {"models": {}}
+    scored: list[tuple[float, bool]] = []
+    for name in names:
+        trajs = [t for t in done["trajectories"].get(name, []) if t.steps]
+        scores = [sum(s) / len(s) for s in (rm.score(t) for t in trajs)]
+        scored += [(s, t.outcome.success) for s, t in zip(scores, trajs)]
+        entry = {"rm_score": round(sum(scores) / len(scores), 4) if scores else None,
+                 "true_tsr": done["results"][name]["online"].get("task_success_rate")}
+        model = run / name / "model"
+        if name.startswith("lam") and model.is_dir() and done["references"]:
+            entry["kl_to_lam3"] = policy_kl(model, run / "lam3" / "model", done["references"], action_set_of(env))
+        result["models"][name] = entry
+    # does the reward model tell held-out successes from failures? (sign of the mean step score)
+    if scored:
+        result["rm_sign_accuracy"] = round(sum((s > 0) == ok for s, ok in scored) / len(scored), 4)
+        result["held_out_trajectories"] = len(scored)
+    return result
+
+
+def monitor_table(monitor: dict) -> Table | str:
+    if "models" not in monitor:
+        return monitor.get("note", "")
+    table = Table("model", "reward-model score", "true online TSR", "KL to LAM3 (nats/token)",
+                  title=f"reward-hacking monitor (RM sign accuracy on held-out trajectories: "
+                        f"{monitor.get('rm_sign_accuracy')})")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"
+    for name, m in monitor["models"].items():
+        table.add_row(name, fmt(m.get("rm_score")), fmt(m.get("true_tsr")), fmt(m.get("kl_to_lam3")))
+    return table

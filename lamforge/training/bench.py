@@ -1,0 +1,128 @@
+"""``lamforge bench train-step``: training tokens/s of each CPU lever, measured on the same rows.
+
+    lamforge bench train-step --steps 4 --json
+
+Rows are real imitation rows (reference trajectories of the Office environment, the chat template,
+loss on action lines only). Each variant trains the same ``--steps`` optimizer steps from the same
+starting weights, after one warm-up step that is not timed:
+
+* ``trl-default``: TRL's SFTTrainer as it comes (fp32 on CPU, LM head over every position);
+* ``targets-only-head``: the LM head only where a label is (lamforge's ``compute_loss``);
+* ``freeze-N``: embeddings and the lowest N layers frozen (the backward pass stops early);
+* ``targets-only-head + freeze-N``: both (the quick recipe);
+* ``lora-r16``: LoRA r=16 on all linear layers, LM head over every position.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lamforge.console import emit_json, progress_bar
+
+console = Console(highlight=False)
+
+
+def _rows(tokenizer, n: int) -> list[dict]:
+    from lamforge.agents.expert import ReferenceExpert
+    from lamforge.agents.runner import run_episode
+    from lamforge.envs import make
+    from lamforge.envs.tasks import sample_tasks
+    from lamforge.training.rows import trajectory_row
+
+    env = make("office")
+    trajs = [run_episode(env, ReferenceExpert(), t) for t in sample_tasks("office", n, seed=11)]
+    return [trajectory_row(tokenizer, t, env.unwrapped.action_set) for t in trajs]
+
+
+def measure(model_dir: Path, rows: list[dict], steps: int, freeze: int, targets_only: bool, lora_r: int,
+            tmp: Path) -> dict:
+    from datasets import Dataset
+
+    from lamforge.training.sft import (
+        LamSFTConfig,
+        LamSFTTrainer,
+        freeze_lower,
+        load_for_training,
+    )
+
+    model, tokenizer = load_for_training(model_dir)
+    freeze_lower(model, freeze)
+    if lora_r:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=lora_r, lora_alpha=32, target_modules="all-linear",
+                                                 task_type="CAUSAL_LM"))
+    config = LamSFTConfig(output_dir=str(tmp), per_device_train_batch_size=1, max_steps=steps + 1,
+                          learning_rate=1e-5, save_strategy="no", disable_tqdm=True, logging_steps=10**6,
+                          targets_only_head=targets_only, max_length=4096)
+    data = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
+    trainer = LamSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+    times: list[float] = []
+
+    from transformers import TrainerCallback
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.t = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            times.append(time.perf_counter() - self.t)
+
+    trainer.add_callback(Clock())
+    trainer.train()
+    lengths = [len(r["input_ids"]) for r in rows]
+    timed_tokens = sum(lengths[(i + 1) % len(rows)] for i in range(steps))  # step 0 is the warm-up
+    seconds = sum(times[1:])
+    return {"tokens_per_s": round(timed_tokens / seconds, 1), "seconds": round(seconds, 2), "steps": steps}
+
+
+def bench_train_step(
+    model: str = typer.Option("smollm2-135m", help="Model to train (name, forged name or folder)."),
+    steps: int = typer.Option(4, help="Timed optimizer steps per variant (one row each)."),
+    freeze: int = typer.Option(20, help="N of the freeze-N variants."),
+    variants: str = typer.Option("trl-default,targets-only-head,freeze,targets-only-head+freeze,lora-r16",
+                                 help="Comma-separated variants."),
+    limit: int | None = typer.Option(None, help="Quick run: at most N timed steps per variant."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Training tokens/s of each CPU lever on the same imitation rows."""
+    import tempfile
+
+    import torch
+
+    from lamforge.training.phases import model_dir
+
+    torch.set_num_threads(2)
+    steps = min(steps, limit) if limit else steps
+    folder = model_dir(model)
+    from transformers import AutoTokenizer
+
+    rows = _rows(AutoTokenizer.from_pretrained(str(folder)), steps + 1)
+    settings = {"trl-default": (0, False, 0), "targets-only-head": (0, True, 0), "freeze": (freeze, False, 0),
+                "targets-only-head+freeze": (freeze, True, 0), "lora-r16": (0, False, 16)}
+    chosen = [v.strip() for v in variants.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in settings]
+    if unknown:
+        raise typer.BadParameter(f"unknown variant(s) {unknown}; known: {', '.join(settings)}")
+    results = {}
+    with progress_bar() as bar, tempfile.TemporaryDirectory() as tmp:
+        job = bar.add_task("variants", total=len(chosen))
+        for name in chosen:
+            f, t, r = settings[name]
+            results[name] = measure(folder, rows, steps, f, t, r, Path(tmp))
+            bar.update(job, advance=1)
+    base = results.get("trl-default", {}).get("tokens_per_s")
+    table = Table("variant", "tokens/s", "x TRL default", "timed s")
+    for name, r in results.items():
+        table.add_row(name.replace("freeze", f"freeze-{freeze}"), str(r["tokens_per_s"]),
+                      f"{r['tokens_per_s'] / base:.2f}" if base else "-", str(r["seconds"]))
+    console.print(f"{model}: {steps} timed steps per variant, rows of {sum(len(x['input_ids']) for x in rows) // len(rows)}"
+                  " tokens on average")
+    console.print(table)
+    if as_json:
+        emit_json({"variants": {k: v["tokens_per_s"] for k, v in results.items()}, "freeze": freeze, "steps": steps})
