@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from typing import Optional
 
 import typer
@@ -68,7 +69,7 @@ def schema(name: str = typer.Argument(..., help=f"One of: {', '.join(SCHEMAS)}")
 def run(
     request: Optional[str] = typer.Argument(None, help="A free-text request instead of --task."),
     env: str = typer.Option("office", help="Environment short name or id."),
-    agent: str = typer.Option("expert", help="expert | human | model (with --model)."),
+    agent: str = typer.Option("expert", help="expert | human | model (with --model) | tree (DFSDT with --model)."),
     model: Optional[str] = typer.Option(None, help="Model name, path, or openai:NAME (implies --agent model)."),
     base_url: Optional[str] = typer.Option(None, help="Base URL of an OpenAI-compatible server."),
     task: Optional[str] = typer.Option(None, help="Task family to sample a task from."),
@@ -141,8 +142,29 @@ app.command()(train)
 app.command()(models)
 app.command("eval")(evaluate)
 
+from lamforge.forge import forge  # noqa: E402
+
+app.command()(forge)
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures printed, never asserted).")
 app.add_typer(bench_app, name="bench")
+
+from lamforge.training.bench import bench_train_step  # noqa: E402
+
+bench_app.command("train-step")(bench_train_step)
+
+from lamforge.envs.web.miniwob.commands import bench_miniwob  # noqa: E402
+
+bench_app.command("miniwob")(bench_miniwob)
+
+from lamforge.tools.commands import bench_bfcl  # noqa: E402
+
+bench_app.command("bfcl")(bench_bfcl)
+
+from lamforge.evaluation.tool_bench import bench_tool_search, collect_tool_calls  # noqa: E402
+
+bench_app.command("tool-search")(bench_tool_search)
+collect_app.command("tool-calls")(collect_tool_calls)
 
 
 @bench_app.command("agent-step")
@@ -214,8 +236,14 @@ def _agent_factory(agent: str, model: str | None, base_url: str | None, decoding
     from lamforge.agents.expert import ReferenceExpert
     from lamforge.agents.human import HumanAgent
 
-    if model is not None:
+    if model is not None and agent != "tree":
         agent = "model"
+    if agent == "tree":  # DFSDT over the model's proposals (lamforge.agents.tree_search)
+        from lamforge.agents.tree_search import TreeSearchAgent
+        from lamforge.models import load_backend
+
+        backend = load_backend(model or "smollm2-135m", **({"base_url": base_url} if base_url else {}))
+        return lambda: TreeSearchAgent(environment, backend, environment.unwrapped.action_set, decoding=decoding)
     if agent == "expert":
         return ReferenceExpert
     if agent == "human":
@@ -227,7 +255,7 @@ def _agent_factory(agent: str, model: str | None, base_url: str | None, decoding
         kwargs = {"base_url": base_url} if base_url else {}
         backend = load_backend(model or "smollm2-135m", **kwargs)
         return lambda: ReactAgent(backend, environment.unwrapped.action_set, decoding=decoding)
-    raise typer.BadParameter(f"unknown agent {agent!r}: expert, human or model")
+    raise typer.BadParameter(f"unknown agent {agent!r}: expert, human, model or tree")
 
 
 def _free_task(environment, request: str, template: str | None):
@@ -249,6 +277,11 @@ def _ask(question: str) -> str:
 
 
 def main() -> None:
+    import signal
+
+    # `kill PID` (SIGTERM) unwinds like Ctrl-C, so worker pools, browsers and servers are stopped by
+    # their finally blocks instead of being left running without a parent
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
     except LamforgeError as e:

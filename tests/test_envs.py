@@ -169,3 +169,13 @@ def test_typing_into_a_prefilled_field_replaces_it_then_appends(office):
     assert obs.find("File name").value == "final.docx"
     obs, *_ = office.step(Action(function="type_keys", args={"keys": "enter"}))
     assert (office.judge().workspace / "final.docx").is_file()
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "bad\nname", "../escape", ".hidden"])
+def test_save_as_a_name_the_file_system_cannot_take_is_an_action_error_and_the_document_stays(office, name):
+    # found in a forge: a sampling model typed a 400-character file name and the OSError ended the run
+    obs = start(office, "save_as")
+    path = office.unwrapped.app.path
+    obs, _, terminated, _, info = office.step(Action(function="save_as", args={"file_name": name}))
+    assert obs.last_action_error and "file name" in obs.last_action_error and not terminated
+    assert office.unwrapped.app.path == path and path.is_file()

@@ -21,7 +21,7 @@ from lamforge.core.actions import ActionSet
 from lamforge.core.calls import format_action
 from lamforge.core.schemas import Control, Observation, Status, Step
 
-APP_NAMES = {"lamforge/Office-v0": "a word processor"}
+APP_NAMES = {"lamforge/Office-v0": "a word processor", "lamforge/MiniWoB-v0": "a web browser"}
 
 
 class PromptTemplates(BaseModel):

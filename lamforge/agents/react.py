@@ -21,7 +21,7 @@ from lamforge.agents.base import Agent, Decision
 from lamforge.agents.prompting import episode_messages, parse_plan, plan_messages
 from lamforge.core.actions import ActionSet
 from lamforge.core.calls import action_grammar, parse_action
-from lamforge.core.errors import ActionError
+from lamforge.core.errors import ActionError, DecodingError
 from lamforge.core.schemas import Action, Observation, Status, Step, Task
 
 
@@ -70,7 +70,14 @@ class ReactAgent(Agent):
                                     observation, self.plan)
         grammar = (action_grammar(observation, self.action_set, allow_ask=self.allow_ask)
                    if self.decoding == "constrained" else None)
-        text = self._complete(messages, grammar, self.max_action_tokens, temperature=self.temperature)
+        try:
+            text = self._complete(messages, grammar, self.max_action_tokens, temperature=self.temperature)
+        except DecodingError as e:
+            # e.g. a free-text argument that the grammar could not close within the token budget:
+            # one bad decode costs one step (its error is shown next turn), not the episode
+            self.stats["steps"] += 1
+            return Decision(Action(thought="(decoding failed)"), raw_output="", plan=replanned,
+                            error=f"no valid action: {e}")
         self.stats["steps"] += 1
         try:
             action = parse_action(text, self.action_set)

@@ -28,6 +28,8 @@ def run_episode(env, agent: Agent, task: Task, *, log: str | Path | None = None,
                 on_step: OnStep | None = None, seed: int | None = None) -> Trajectory:
     base = env.unwrapped
     obs, _ = env.reset(seed=seed, options={"task": task})
+    # a web page may state the request itself (MiniWoB's utterance): the env's task then carries it
+    task = getattr(base, "task", None) or task
     started = time.perf_counter()
     plan = agent.start(task, obs)
     traj = Trajectory(id=f"{task.id}-{uuid.uuid4().hex[:8]}", task=task, agent=agent.name, initial_plan=plan)

@@ -300,8 +300,10 @@ class SearchExpert(Agent):
         visited: dict[Hashable, _Node] = {root.key: root}
         live: tuple[_Node | None, Observation] = (root, obs)  # the node the env is in, its observation
 
+        generate = getattr(base, "search_candidates", None) or candidates  # an env may know its own moves
+
         def expand(node: _Node) -> None:
-            scored = [(m, logit - _penalty(penalties[m])) for m, logit in candidates(node.obs, request)]
+            scored = [(m, logit - _penalty(penalties[m])) for m, logit in generate(node.obs, request)]
             top = max(logit for _, logit in scored)
             lse = top + math.log(sum(math.exp(logit - top) for _, logit in scored))
             for m, logit in scored:  # newest first among equals: the children of the node the env is in
@@ -320,7 +322,12 @@ class SearchExpert(Agent):
                 live = (None, obs)
                 continue
             self._expanded += 1
-            after, *_ = base.step(action)
+            after, _, terminated, truncated, _ = base.step(action)
+            if terminated or truncated:  # the application ended the episode (a web page that judged)
+                if task.check(base._judge_state()):
+                    return _Node(parent, move, after, _key(after, None), None, cost, parent.depth + 1)
+                live = (None, obs)  # on a wrong answer: a dead end
+                continue
             digest = state_digest(base._judge_state())
             key = _key(after, digest)
             if after.last_action_error or key in visited:
@@ -340,7 +347,8 @@ class SearchExpert(Agent):
     def _go_to(self, base: Any, node: _Node, live: tuple[_Node | None, Observation], depth: int) -> Observation | None:
         """Put the env in ``node``'s state: nothing to do if it is there, else restore the nearest
         cloned ancestor and replay the moves since (then clone, as the search came back here)."""
-        if live[0] is node and base.steps_taken + depth - node.depth < base.max_steps:
+        ended = getattr(base, "_done", False)  # a page may end the episode on its own (a timer)
+        if live[0] is node and not ended and base.steps_taken + depth - node.depth < base.max_steps:
             return live[1]
         chain, anchor = [], node
         while anchor.snapshot is None:
@@ -349,7 +357,7 @@ class SearchExpert(Agent):
         obs = base.restore_state(anchor.snapshot)
         for n in reversed(chain):
             action = n.move.action(obs)
-            if action is None:
+            if action is None or getattr(base, "_done", False):
                 return None
             obs, *_ = base.step(action)
             if obs.last_action_error:

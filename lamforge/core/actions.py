@@ -13,20 +13,25 @@ Environments, agents, the data pipeline and trainers all import the same :class:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from lamforge.core.errors import BadArguments, UnknownFunction
+from lamforge.core.errors import BadArguments, MissingArgument, UnknownFunction, UnknownParameter
 from lamforge.core.schemas import Action, Status
 
-ParamType = Literal["string", "integer", "number", "boolean"]
+# "array", "object" and "any" (no type constraint) carry the rest of their JSON Schema in
+# ``Param.schema`` (items, properties, ...): catalog tools (lamforge.tools) take nested arguments.
+ParamType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
     "number": (int, float),
     "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
 }
 
 
@@ -36,15 +41,22 @@ class Param(BaseModel):
     description: str = ""
     required: bool = True
     enum: list[Any] | None = None
+    schema_extra: dict[str, Any] | None = Field(
+        default=None, description="Further JSON Schema keywords of the value (items, properties, "
+        "required, default, minimum, ...); validated on coerce.")
 
     def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        schema: dict[str, Any] = {} if self.type == "any" else {"type": self.type}
+        schema.update(self.schema_extra or {})
+        schema["description"] = self.description
         if self.enum is not None:
             schema["enum"] = list(self.enum)
         return schema
 
     def coerce(self, value: Any) -> Any:
         """Accept the obvious spellings a model produces ("3" for 3), reject the rest."""
+        if self.type in ("array", "object", "any"):
+            return self._coerce_structured(value)
         if isinstance(value, bool) and self.type != "boolean":
             raise BadArguments(f"argument {self.name!r} must be {self.type}, got a boolean")
         if isinstance(value, _PY_TYPES[self.type]):
@@ -68,7 +80,35 @@ class Param(BaseModel):
             )
         if self.enum is not None and out not in self.enum:
             raise BadArguments(f"argument {self.name!r} must be one of {self.enum}, got {out!r}")
+        if self.schema_extra:
+            self._validate(out)
         return out
+
+    def _coerce_structured(self, value: Any) -> Any:
+        if self.type != "any" and isinstance(value, str):
+            try:  # a model may write the JSON of a list/dict as a string
+                value = json.loads(value)
+            except ValueError:
+                raise BadArguments(f"argument {self.name!r} must be {self.type}, got a string") from None
+        if self.type != "any" and not isinstance(value, _PY_TYPES[self.type]):
+            raise BadArguments(f"argument {self.name!r} must be {self.type}, got {type(value).__name__} {value!r}")
+        if isinstance(value, tuple):
+            value = list(value)
+        if self.enum is not None and value not in self.enum:
+            raise BadArguments(f"argument {self.name!r} must be one of {self.enum}, got {value!r}")
+        self._validate(value)
+        return value
+
+    def _validate(self, value: Any) -> None:
+        import jsonschema
+
+        try:
+            jsonschema.validate(value, self.json_schema())
+        except jsonschema.ValidationError as e:
+            where = "".join(f"[{p!r}]" for p in e.absolute_path)
+            raise BadArguments(f"argument {self.name!r}{where}: {e.message}") from None
+        except jsonschema.SchemaError as e:  # a broken declaration is the tool author's bug
+            raise BadArguments(f"argument {self.name!r} has an invalid schema: {e.message}") from None
 
 
 class ActionSpec(BaseModel):
@@ -84,6 +124,8 @@ class ActionSpec(BaseModel):
     control_types: tuple[str, ...] | None = Field(
         default=None, description="Control types it applies to (None: any); constrained decoding "
         "only offers labels of these types.")
+    doc: str = Field(default="", description="Longer documentation (usage notes, return value); "
+                     "tool retrieval indexes it and tool prompts may show it.")
 
     def all_params(self) -> list[Param]:
         control = [Param(name="control", type="integer", description="Label of the control.")]
@@ -120,13 +162,13 @@ class ActionSpec(BaseModel):
         known = {p.name: p for p in self.params}
         unknown = sorted(set(action.args) - set(known))
         if unknown:
-            raise BadArguments(f"{self.name} has no argument(s) {unknown}; it takes {sorted(known)}")
+            raise UnknownParameter(f"{self.name} has no argument(s) {unknown}; it takes {sorted(known)}")
         kwargs: dict[str, Any] = {}
         for p in self.params:
             if p.name in action.args and action.args[p.name] is not None:
                 kwargs[p.name] = p.coerce(action.args[p.name])
             elif p.required:
-                raise BadArguments(f"{self.name} is missing argument {p.name!r}")
+                raise MissingArgument(f"{self.name} is missing argument {p.name!r}")
         if self.targets_control:
             kwargs = {"control": Param(name="control", type="integer").coerce(action.control_label), **kwargs}
         return kwargs

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from itertools import combinations
+from typing import ClassVar
 
 from lamforge.core.actions import ActionSet, ActionSpec, Param
 from lamforge.core.errors import BadArguments, ParseError, UnknownFunction
@@ -67,18 +67,10 @@ def parse_action(text: str, action_set: ActionSet) -> Action:
     m = _STATUS_SUFFIX.search(line)
     if m:
         status, line = Status(m.group(1)), line[: m.start()]
-    try:
-        call = ast.parse(line, mode="eval").body
-    except SyntaxError as e:
-        raise ParseError(f"not a call: {line!r} ({e.msg})") from None
+    call = _parse_expr(line)
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
         raise ParseError(f"not a call: {line!r}; write e.g. click(control=3)")
-    name = call.func.id
-    try:
-        values = [_eval(a) for a in call.args]
-        kwargs = {k.arg: _eval(k.value) for k in call.keywords if k.arg}
-    except ValueError as e:
-        raise ParseError(f"arguments must be plain values: {e}") from None
+    name, values, kwargs = _call_parts(call)
     if name == ASK:
         question = kwargs.get("question", values[0] if values else "")
         return Action(thought=thought, args={"question": str(question)}, status=Status.PENDING)
@@ -95,8 +87,68 @@ def parse_action(text: str, action_set: ActionSet) -> Action:
     return Action(thought=thought, function=name, control_label=label, args=kwargs, status=status)
 
 
+NO_CALL = "NO_CALL"  # a tool-calling answer meaning "none of the offered functions fits the request"
+
+
+def parse_calls(text: str) -> list[Action]:
+    """Read a tool-calling answer: one call per line (``f(a=1)``; also ``[f(a=1), g(b=2)]`` on one
+    line), or ``NO_CALL`` for none. Functions are NOT checked against a catalog here, so that a call
+    to a function or parameter that does not exist can be counted as a hallucination by the caller
+    (``lamforge.tools.Catalog.check_call``). Positional arguments come back under ``"_0"``, ``"_1"``...
+    Raises ParseError for a line that is not a call."""
+    calls: list[Action] = []
+    for line in (ln.strip() for ln in text.strip().splitlines()):
+        if not line or line.lower().startswith("thought:"):
+            continue
+        if line == NO_CALL:
+            if calls:
+                raise ParseError(f"{NO_CALL} after a call: answer with calls or with {NO_CALL} alone")
+            return []
+        node = _parse_expr(line)
+        nodes = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+        for call in nodes:
+            if not isinstance(call, ast.Call):
+                raise ParseError(f"not a call: {ast.unparse(call)!r}; write e.g. get_weather(city=\"Paris\")")
+            name, values, kwargs = _call_parts(call)
+            args = {f"_{i}": v for i, v in enumerate(values)} | kwargs
+            calls.append(Action(function=name, args=args))
+    if not calls:
+        raise ParseError(f"no call found: write one call per line, or {NO_CALL}")
+    return calls
+
+
+def _parse_expr(line: str) -> ast.expr:
+    try:
+        return ast.parse(line, mode="eval").body
+    except SyntaxError as e:
+        raise ParseError(f"not a call: {line!r} ({e.msg})") from None
+
+
+def _call_parts(call: ast.Call) -> tuple[str, list, dict]:
+    """Name, positional and keyword values of a call node; dotted names (``math.gcd``) are kept."""
+    try:
+        name = ast.unparse(call.func)
+        values = [_eval(a) for a in call.args]
+        kwargs = {k.arg: _eval(k.value) for k in call.keywords if k.arg}
+    except ValueError as e:
+        raise ParseError(f"arguments must be plain values: {e}") from None
+    if not all(part.isidentifier() for part in name.split(".")):
+        raise ParseError(f"not a function name: {name!r}")
+    return name, values, kwargs
+
+
+class _JsonNames(ast.NodeTransformer):
+    # The grammar writes booleans the JSON way (true/false); models also write null
+    _VALUES: ClassVar[dict[str, object]] = {"true": True, "false": False, "null": None}
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self._VALUES:
+            return ast.copy_location(ast.Constant(self._VALUES[node.id]), node)
+        return node
+
+
 def _eval(node: ast.AST):
-    return ast.literal_eval(node)
+    return ast.literal_eval(_JsonNames().visit(node))
 
 
 # --- grammar for constrained decoding ------------------------------------------------------------
@@ -106,17 +158,79 @@ _VALUE_RULES = {
     "integer": '"-"? [0-9]+',
     "number": '"-"? [0-9]+ ("." [0-9]+)?',
     "boolean": '"true" | "false"',
+    # JSON-ish structured values for catalog tools (lamforge.tools); Python and JSON read them alike
+    "array": '"[" (v_any (", " v_any)*)? "]"',
+    "object": '"{" (v_string ": " v_any (", " v_string ": " v_any)*)? "}"',
+    "any": "v_string | v_number | v_boolean | v_array | v_object",
 }
+_SIMPLE = ("string", "integer", "number", "boolean")
 
 
-def _param_value(spec: ActionSpec, p: Param) -> str:
+def _schema_expr(schema: dict, depth: int = 0) -> str:
+    """A grammar expression for a value of JSON Schema ``schema``: enums and typed array items are
+    followed a few levels deep; anything else falls back to the generic value rules."""
+    if schema.get("enum"):
+        return " | ".join(_ebnf_str(_literal(v)) for v in schema["enum"])
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), None)
+    if t in _SIMPLE:
+        return f"v_{t}"
+    if t == "array" and isinstance(schema.get("items"), dict) and depth < 3:
+        item = _schema_expr(schema["items"], depth + 1)
+        return f'"[" (({item}) (", " ({item}))*)? "]"'
+    return f"v_{t}" if t in ("array", "object") else "v_any"
+
+
+def _param_value(p: Param) -> str:
     if p.enum:
         return " | ".join(_ebnf_str(_literal(v)) for v in p.enum)
-    return f"v_{p.type}"
+    if p.type in _SIMPLE:
+        return f"v_{p.type}"
+    return _schema_expr(p.json_schema())
 
 
 def _ebnf_str(s: str) -> str:
     return json.dumps(s)
+
+
+def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str, list[int]]) -> str | None:
+    """Add the rules of one call ``name(arg=value, ...)`` (arguments in declared order, each optional
+    one may be left out) and return its rule name; None when no control on screen fits it.
+    The argument list is a chain of 2 rules per parameter ("nothing written yet" / "something
+    written", for the commas), so its size grows linearly with the number of optional parameters."""
+    head = None
+    if spec.targets_control:
+        types = spec.control_types or tuple(labels_by_type)
+        labels = sorted({lb for t in types for lb in labels_by_type.get(t, [])})
+        if not labels:
+            return None  # nothing on screen this action could act on
+        rules[f"c_{spec.name}"] = " | ".join(f'"{lb}"' for lb in labels)
+        head = f'"control=" c_{spec.name}'
+    params = spec.params
+    # an action with only optional arguments and no control needs at least one argument
+    need_one = head is None and bool(params) and not any(p.required for p in params)
+    base = f"p_{spec.name}"
+    first_end, rest_end = (None if need_one else '""'), '""'
+    rest, first = rest_end, first_end
+    for i in reversed(range(len(params))):
+        p = params[i]
+        piece = f'"{p.name}=" ({_param_value(p)})'
+        take_rest, take_first = f'", " {piece} {rest}', f"{piece} {rest}"
+        if p.required:
+            rest_rule, first_rule = take_rest, take_first
+        else:
+            rest_rule = f"({take_rest}) | {rest}"
+            first_rule = f"({take_first}) | {first}" if first is not None else take_first
+        rules[f"{base}_{i}r"], rules[f"{base}_{i}f"] = rest_rule, first_rule
+        rest, first = f"{base}_{i}r", f"{base}_{i}f"
+    args = f"{head} {rest}" if head else (first if params else '""')
+    rules[f"a_{spec.name}"] = f'"{spec.name}(" {args} ")"'
+    return f"a_{spec.name}"
+
+
+def _value_lines() -> list[str]:
+    return [f"v_{t} ::= {r}" for t, r in _VALUE_RULES.items()]
 
 
 def action_grammar(observation: Observation, action_set: ActionSet, *, allow_ask: bool = False,
@@ -126,33 +240,35 @@ def action_grammar(observation: Observation, action_set: ActionSet, *, allow_ask
     labels_by_type: dict[str, list[int]] = {}
     for c in observation.controls:
         labels_by_type.setdefault(c.type, []).append(c.label)
-    rules, alternatives = {}, ['"FINISH"', '"FAIL"']
+    rules: dict[str, str] = {}
+    alternatives = ['"FINISH"', '"FAIL"']
     for spec in action_set:
-        args = []
-        if spec.targets_control:
-            types = spec.control_types or tuple(labels_by_type)
-            labels = sorted({lb for t in types for lb in labels_by_type.get(t, [])})
-            if not labels:
-                continue  # nothing on screen this action could act on
-            rules[f"c_{spec.name}"] = " | ".join(f'"{lb}"' for lb in labels)
-            args.append(f'"control=" c_{spec.name}')
-        required = [p for p in spec.params if p.required]
-        optional = [p for p in spec.params if not p.required]
-        subsets = [s for k in range(len(optional) + 1) for s in combinations(optional, k)]
-        if not required and not spec.targets_control and optional:
-            subsets = [s for s in subsets if s]  # an action needs at least one argument
-        variants = []
-        for subset in subsets:
-            chosen = [p for p in spec.params if p in required or p in subset]
-            pieces = args + [f'"{p.name}=" ({_param_value(spec, p)})' for p in chosen]
-            variants.append(' ", " '.join(pieces) if pieces else '""')
-        rules[f"a_{spec.name}"] = f'"{spec.name}(" ({" | ".join(variants)}) ")" status'
-        alternatives.append(f"a_{spec.name}")
+        rule = _call_rule(spec, rules, labels_by_type)
+        if rule:
+            alternatives.append(f"{rule} status")
     if allow_ask:
         rules["a_ask"] = '"ask(question=" v_string ")"'
         alternatives.append("a_ask")
     head = '"Thought: " [^\\n]* "\\n" ' if thought else ""
     lines = [f"root ::= {head}({' | '.join(alternatives)})", 'status ::= "" | " FINISH"']
     lines += [f"{k} ::= {v}" for k, v in rules.items()]
-    lines += [f"v_{t} ::= {r}" for t, r in _VALUE_RULES.items()]
-    return "\n".join(lines)
+    return "\n".join(lines + _value_lines())
+
+
+def calls_grammar(action_set: ActionSet, *, max_calls: int = 4, allow_none: bool = True) -> str:
+    """EBNF for a tool-calling answer over functions that target no control: 1 to ``max_calls``
+    calls, one per line, or ``NO_CALL`` (when ``allow_none``). Parsed by :func:`parse_calls`."""
+    if max_calls < 1:
+        raise ValueError("max_calls must be at least 1")
+    rules: dict[str, str] = {}
+    names = [r for spec in action_set if (r := _call_rule(spec, rules, {}))]
+    if not names:
+        raise ValueError("calls_grammar needs at least one function that takes no control label")
+    rules["call"] = " | ".join(names)
+    more = '""'
+    for _ in range(max_calls - 1):  # nested optionals: at most max_calls lines
+        more = f'("\\n" call {more})?' if more != '""' else '("\\n" call)?'
+    root = f"call {more}" if max_calls > 1 else "call"
+    root = f'"{NO_CALL}" | {root}' if allow_none else root
+    lines = [f"root ::= {root}"] + [f"{k} ::= {v}" for k, v in rules.items()]
+    return "\n".join(lines + _value_lines())

@@ -35,6 +35,14 @@ class BadArguments(ActionError):
     pass
 
 
+class UnknownParameter(BadArguments):
+    """An argument the function does not declare (a hallucinated parameter)."""
+
+
+class MissingArgument(BadArguments):
+    pass
+
+
 class ActionNotApplicable(ActionError):
     """The action exists and is well formed but makes no sense in the current state
     (formatting with nothing selected, a dialog button after the dialog closed, ...)."""
@@ -42,6 +50,22 @@ class ActionNotApplicable(ActionError):
 
 class ParseError(ActionError):
     """Model output that is not a valid action (free-form decoding path)."""
+
+
+class ToolError(ActionError):
+    """A catalog tool (``lamforge.tools``) was called correctly but did not give a usable result."""
+
+
+class ToolFailed(ToolError):
+    """The tool raised, or its server answered with an error."""
+
+
+class ToolTimeout(ToolError):
+    pass
+
+
+class ToolBadOutput(ToolError):
+    """The tool returned something that is not JSON or breaks its declared output schema."""
 
 
 # --- errors the user must fix ------------------------------------------------------------------
@@ -72,5 +96,15 @@ class ModelNotFound(LamforgeError):
     pass
 
 
+class CatalogError(LamforgeError):
+    """A tool description that cannot be loaded (malformed OpenAPI document, MCP tool schema, Python
+    signature); the message names the source and what is wrong."""
+
+
 class BackendError(LamforgeError):
     """A model backend failed (server down, timed out, returned garbage after retries)."""
+
+
+class DecodingError(LamforgeError, RuntimeError):
+    """Constrained decoding could not produce a complete action (token budget spent inside a free-text
+    argument, or a tokenizer/grammar mismatch). The agent turns it into a failed step, not a crash."""

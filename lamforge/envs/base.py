@@ -109,6 +109,11 @@ class LamEnv(gym.Env[Observation, Action]):
     def _judge_state(self) -> Any:
         raise NotImplementedError
 
+    def _app_finished(self) -> bool:
+        """True when the application ended the episode by itself (a web task page that judges
+        on submit); the agent's FINISH / FAIL end it too."""
+        return False
+
     def _snapshot(self) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not support state cloning")
 
@@ -151,7 +156,7 @@ class LamEnv(gym.Env[Observation, Action]):
             Status.CONFIRM,
         ):
             error = self._execute(action)
-        terminated = action.status in (Status.FINISH, Status.FAIL)
+        terminated = action.status in (Status.FINISH, Status.FAIL) or self._app_finished()
         truncated = not terminated and self._steps >= self.max_steps
         info: dict[str, Any] = {"step": self._steps, "error": error}
         reward = 0.0

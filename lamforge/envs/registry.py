@@ -42,6 +42,19 @@ def all_specs() -> list[EnvSpec]:
     return list(_SPECS.values())
 
 
+def env_class(name: str) -> type:
+    """The environment's class, imported without building an environment (no browser, no server):
+    enough to read its ``action_set``."""
+    import importlib
+
+    module, _, attr = spec(name).entry_point.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def action_set_of(name: str):
+    return env_class(name).action_set
+
+
 def make(name: str, **kwargs) -> gymnasium.Env:
     """Build an environment by id or short name; keyword arguments go to its constructor."""
     return gymnasium.make(spec(name).id, **kwargs)
@@ -54,5 +67,36 @@ register(
         entry_point="lamforge.envs.office.env:OfficeEnv",
         tasks_module="lamforge.envs.office.tasks",
         description="Word-style document application over real .docx files (python-docx).",
+    )
+)
+
+register(
+    EnvSpec(
+        id="lamforge/MiniWoB-v0",
+        short_name="miniwob",
+        entry_point="lamforge.envs.web.miniwob.env:MiniWoBEnv",
+        tasks_module="lamforge.envs.web.miniwob.tasks",
+        description="The 125 core MiniWoB++ tasks in a real headless Chromium (Playwright), binary reward.",
+    )
+)
+
+register(
+    EnvSpec(
+        id="lamforge/Food-v0",
+        short_name="food",
+        entry_point="lamforge.envs.food.env:FoodEnv",
+        tasks_module="lamforge.envs.food.tasks",
+        description="A multi-page food-ordering web site (FastAPI + SQLite on loopback) in headless Chromium.",
+    )
+)
+
+register(
+    EnvSpec(
+        id="lamforge/Service-v0",
+        short_name="service",
+        entry_point="lamforge.envs.service.env:ServiceEnv",
+        tasks_module="lamforge.envs.service.tasks",
+        description="Customer service over a real database (SQLite/PostgreSQL) and label/e-mail HTTP services; "
+                    "345-function API catalog.",
     )
 )

@@ -78,7 +78,7 @@ def describe(action: Action) -> str:
     f, a, target = action.function, action.args, action.control_name
     if f == "click":
         return f"Click '{target}'"
-    if f == "set_text":
+    if f in ("set_text", "fill"):  # Office and web spell "type into a field" differently
         return f"Enter '{a.get('text')}' in '{target}'"
     if f == "select_option":
         return f"Choose '{a.get('option')}' in '{target}'"

@@ -16,11 +16,12 @@
 from __future__ import annotations
 
 import functools
-
 import time
 from dataclasses import dataclass
 
 import torch
+
+from lamforge.core.errors import DecodingError
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Decoder:
             if forced:
                 ids = self.tok.encode(forced, add_special_tokens=False)
                 if not matcher.accept_string(forced):
-                    raise RuntimeError(f"grammar refused its own forced text {forced!r}")
+                    raise DecodingError(f"grammar refused its own forced text {forced!r}")
                 pieces.append(forced)
                 logits = self._feed(ids)
                 continue
@@ -165,7 +166,7 @@ class Decoder:
                 # a free-text argument ran too long: close it the way the grammar allows
                 closer = next((c for c in ('")', ")", '"', "") if _accepts_and_ends(matcher, c)), None)
                 if closer is None:
-                    raise RuntimeError("the action grammar cannot be closed after the token budget")
+                    raise DecodingError("the action grammar cannot be closed after the token budget")
                 pieces.append(closer)
                 break
             matcher.fill_next_token_bitmask(bitmask)
@@ -175,7 +176,7 @@ class Decoder:
             entropy -= float(torch.nan_to_num(logp.exp() * logp).sum())  # masked tokens give 0 * -inf
             token = pick(row[0])
             if not matcher.accept_token(token):
-                raise RuntimeError(f"grammar refused token {token} it allowed")
+                raise DecodingError(f"grammar refused token {token} it allowed")
             chosen += 1
             if token in self.stop_ids:
                 break

@@ -7,8 +7,10 @@ store ``RUN/explore`` keyed ``<task id>@<attempt>``: a killed exploration resume
 Successes become phase 3's new training data; failures feed phase 4 (reward model and PPO).
 
 Where the expert failed on fewer tasks than ``data.explore_tasks`` (the reference expert never
-fails), the rest are fresh training tasks the expert never ran: the model then boosts itself on new
-instances. Fresh tasks are checked against the run's held-out set (no id, twin, near-duplicate or
+fails), the rest are fresh training tasks the expert never ran, and ``data.explore_fresh`` more are
+added in any case: the model then also boosts itself on new instances of what it half knows (the
+search expert's failures are whole families LAM2 never saw; in the first quick forge LAM2 solved
+0 of 72 attempts at them). Fresh tasks are checked against the run's held-out set (no id, twin, near-duplicate or
 held-out template): exploration must not see evaluation tasks.
 """
 
@@ -21,8 +23,9 @@ from lamforge.core.schemas import Task, Trajectory
 ATTEMPT_SEP = "@"
 
 
-def exploration_tasks(run: Path, env: str, n: int, seed: int = 0) -> tuple[list[Task], int]:
-    """(tasks to explore, how many of them the expert failed)."""
+def exploration_tasks(run: Path, env: str, n: int, seed: int = 0, fresh: int = 0) -> tuple[list[Task], int]:
+    """(tasks to explore, how many of them the expert failed): up to ``n`` the expert failed, topped up
+    to ``n`` and then ``fresh`` more with training tasks the expert never ran."""
     from lamforge.data.commands import read_tasks, split_pool
     from lamforge.data.splits import DataLeak, assert_no_leak
     from lamforge.training.phases import read_store
@@ -30,6 +33,7 @@ def exploration_tasks(run: Path, env: str, n: int, seed: int = 0) -> tuple[list[
     stored = read_store(run / "data")
     failed = [t.task for t in stored if t.outcome.verdict != "pass"][:n]
     tasks = list(failed)
+    n += fresh
     if len(tasks) < n:
         held_file = run / "data" / "heldout_tasks.jsonl"
         heldout = read_tasks(held_file) if held_file.is_file() else []
@@ -57,7 +61,7 @@ def explore(recipe: dict, run: Path, *, env: str = "office", progress: bool = Tr
     sizes = recipe.get("data", {})
     n = int(sizes.get("explore_tasks", 24))
     k = int(sizes.get("explore_attempts", 3))
-    tasks, from_expert = exploration_tasks(run, env, n, int(sizes.get("seed", 0)))
+    tasks, from_expert = exploration_tasks(run, env, n, int(sizes.get("seed", 0)), int(sizes.get("explore_fresh", 0)))
     attempts = [t.model_copy(update={"id": f"{t.id}{ATTEMPT_SEP}{j}"}) for t in tasks for j in range(k)]
     out = run / "explore"
     model = str(run / "lam2" / "model")

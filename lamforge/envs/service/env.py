@@ -1,0 +1,216 @@
+"""``lamforge/Service-v0``: customer service for an online store, over a real database and real
+HTTP services on loopback.
+
+    lamforge run --env service --agent expert --task return_and_email_label --seed 0
+
+Each episode gets a fresh SQLite file (a copy of its store template, seeded deterministically) in a
+workspace folder, and an outbox file the e-mail service appends to. The shipping-label and e-mail
+services run as their own processes on ephemeral 127.0.0.1 ports from the first ``reset`` until
+``close`` (a service that died is restarted at the next reset). With
+``LAMFORGE_SERVICE_DB_URL=postgresql://...`` (or ``db_url=``) the same code runs on that server.
+
+Observation: the request; ``state`` holds the result of the last call as text; the controls are the
+catalog functions retrieved for this step (BM25 over their docs, query = the request plus the last
+result's field names), each labelled by its place in the catalog so labels stay stable: choosing the right
+function among 300+ is part of the task. Actions are plain API calls (``get_order(order_id=4417)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from lamforge.core.errors import ActionError, BadArguments
+from lamforge.core.schemas import Action, Control, Task
+from lamforge.envs.base import LamEnv
+from lamforge.envs.service import db
+from lamforge.envs.service.app import ServiceApp
+from lamforge.envs.service.functions import SERVICE_ACTIONS, doc_text, signature
+from lamforge.envs.service.services import ServiceProcess
+
+RESULT_CHARS = 700  # a long result is cut: a small model reads every token
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """What a success check reads: the database (by URL; its file when SQLite) and the outbox."""
+
+    db_url: str
+    db_path: Path | None
+    outbox: Path
+    template: str
+
+    def rows(self, table: str) -> list[dict]:
+        engine = db.engine_for(self.db_url)
+        try:
+            with engine.connect() as conn:
+                return [dict(r._mapping) for r in conn.execute(select(db.metadata.tables[table]))]
+        finally:
+            engine.dispose()
+
+    def emails(self) -> list[dict]:
+        if not self.outbox.is_file():
+            return []
+        return [json.loads(line) for line in self.outbox.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@cache
+def _retriever():
+    from lamforge.data.retrieval import Retriever
+
+    return Retriever([doc_text(s) for s in SERVICE_ACTIONS], method="bm25")
+
+
+def _result_keys(result: str) -> str:
+    """The field names of a result ("customer id status items"): they say what the next call can use,
+    where the values (numbers, addresses) would only add noise to the query."""
+    return " ".join(dict.fromkeys(re.findall(r'"(\w+)": ', result))).replace("_", " ")
+
+
+def retrieve(query: str, k: int) -> list[int]:
+    """Indices into the catalog of the ``k`` functions whose docs best match ``query``."""
+    return [i for i, _ in _retriever().search(query, k)]
+
+
+class ServiceEnv(LamEnv):
+    env_id = "lamforge/Service-v0"
+    action_set = SERVICE_ACTIONS
+
+    def __init__(self, render_mode: str | None = None, max_steps: int = 12, workdir: str | None = None,
+                 db_url: str | None = None, top_k: int = 12, timeout: float = 5.0):
+        super().__init__(render_mode=render_mode, max_steps=max_steps)
+        self._root = Path(tempfile.mkdtemp(prefix="lamforge-service-", dir=workdir))
+        self._server_url = db_url or os.environ.get("LAMFORGE_SERVICE_DB_URL")
+        self.top_k, self.timeout = top_k, timeout
+        self.services: dict[str, ServiceProcess] = {}
+        self.app: ServiceApp | None = None
+        self._episode = 0
+        self._workspace: Path | None = None
+        self._db_url = ""
+        self._db_path: Path | None = None
+        self._engine = None
+        self.results: list[str] = []  # every call of the episode and what it returned, as text
+
+    # --- services --------------------------------------------------------------------------------
+    def _ensure_services(self) -> None:
+        dead = [n for n in ("labels", "email") if n not in self.services or not self.services[n].alive()]
+        for name in dead:
+            if name in self.services:
+                self.services[name].stop()
+            self.services[name] = ServiceProcess(name)
+        if dead or self.app is None:
+            if self.app is not None:
+                self.app.close()
+            self.app = ServiceApp(self.services["labels"].url, self.services["email"].url, self.timeout)
+
+    # --- LamEnv hooks ----------------------------------------------------------------------------
+    def _setup(self, task: Task) -> None:
+        if task.template not in db.STORES:
+            raise ValueError(f"service task {task.id} names store {task.template!r}; known: {', '.join(db.STORES)}")
+        self._ensure_services()
+        self._episode += 1
+        if self._workspace is not None:  # keep only the current episode's files
+            shutil.rmtree(self._workspace, ignore_errors=True)
+        self._workspace = self._root / f"episode-{self._episode}"
+        self._workspace.mkdir(parents=True)
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._server_url:
+            self._db_url, self._db_path = self._server_url, None
+            self._engine = db.engine_for(self._db_url)
+            db.seed(self._engine, task.template)
+        else:
+            self._db_path = self._workspace / "store.sqlite"
+            shutil.copyfile(self._template_db(task.template), self._db_path)
+            self._db_url = f"sqlite:///{self._db_path}"
+            self._engine = db.engine_for(self._db_url)
+        self.app.use(self._engine)
+        self.app.http.put(f"{self.services['email'].url}/outbox", json={"path": str(self._outbox)})
+        self.results = []
+
+    @property
+    def _outbox(self) -> Path:
+        return self._workspace / "outbox.jsonl"
+
+    def _template_db(self, template: str) -> Path:
+        path = self._root / "templates" / f"{template}.sqlite"
+        if not path.is_file():
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            engine = db.engine_for(f"sqlite:///{tmp}")
+            db.seed(engine, template)
+            engine.dispose()
+            tmp.rename(path)
+        return path
+
+    def _execute(self, action: Action) -> str | None:
+        if action.control_label is not None:
+            return f"{action.function} is an API function: it takes no control label"
+        try:
+            result = self.app.catalog.execute(action)
+        except ActionError as e:
+            self.results.append(f"{action.call_text()} failed: {e}")
+            return str(e)
+        text = json.dumps(result, ensure_ascii=False, separators=(", ", ": "))
+        if len(text) > RESULT_CHARS:
+            text = text[:RESULT_CHARS] + " ...(cut)"
+        self.results.append(f"{action.call_text()} returned {text}")
+        return None
+
+    def _observe(self) -> tuple[list[Control], str]:
+        last = self.results[-1] if self.results else ""
+        found = retrieve(f"{self.task.request} {_result_keys(last)}", self.top_k)
+        specs = list(SERVICE_ACTIONS)
+        controls = [Control(label=i + 1, name=specs[i].name, type="Function",
+                            value=f"{signature(specs[i])} {specs[i].description}") for i in sorted(found)]
+        return controls, last or "No calls yet."
+
+    def _target(self) -> Any:
+        raise BadArguments("service actions run through the catalog")
+
+    def _judge_state(self) -> ServiceState:
+        return ServiceState(self._db_url, self._db_path, self._outbox, self.task.template)
+
+    def judge(self) -> ServiceState:
+        return self._judge_state()
+
+    def _snapshot(self) -> dict:
+        box = self._outbox.read_bytes() if self._outbox.is_file() else None
+        data = self._db_path.read_bytes() if self._db_path is not None else db.dump(self._engine)
+        return {"db": data, "outbox": box, "results": list(self.results)}
+
+    def _restore(self, snapshot: dict) -> None:
+        if self._db_path is not None:
+            self._db_path.write_bytes(snapshot["db"])
+        else:
+            db.load(self._engine, snapshot["db"])
+        if snapshot["outbox"] is None:
+            self._outbox.unlink(missing_ok=True)
+        else:
+            self._outbox.write_bytes(snapshot["outbox"])
+        self.results = list(snapshot["results"])
+
+    def close(self) -> None:
+        if self.app is not None:
+            self.app.close()
+            self.app = None
+        for s in self.services.values():
+            s.stop()
+        self.services.clear()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def __del__(self) -> None:  # a forgotten close() must not leave server processes behind
+        for s in getattr(self, "services", {}).values():
+            s.stop()

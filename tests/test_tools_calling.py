@@ -1,0 +1,135 @@
+"""Tool-calling answers: the grammar over functions with no control and structured arguments,
+several calls per answer and NO_CALL, parsing back (JSON-ish literals, hallucinations), BFCL
+schema conversion and the glue to BFCL's own checker (skipped when its environment is not built)."""
+
+from __future__ import annotations
+
+import pytest
+import xgrammar as xgr
+from xgrammar.testing import _is_grammar_accept_string
+
+from lamforge.core.actions import ActionSet, ActionSpec, Param
+from lamforge.core.calls import action_grammar, calls_grammar, parse_action, parse_calls
+from lamforge.core.errors import ParseError
+from lamforge.tools import bfcl
+from lamforge.tools.calling import format_calls, read_answer, tool_messages
+
+SPECS = [
+    ActionSpec(name="get_weather", description="Weather of a city.", kind="api", params=[
+        Param(name="city", type="string"), Param(name="unit", type="string", enum=["c", "f"], required=False),
+        Param(name="days", type="integer", required=False)]),
+    ActionSpec(name="sum_all", description="Sum numbers.", kind="api", params=[
+        Param(name="values", type="array", schema_extra={"items": {"type": "number"}}),
+        Param(name="options", type="object", required=False)]),
+    ActionSpec(name="ping", description="No arguments.", kind="api"),
+]
+
+
+def _accepts(grammar: str, text: str) -> bool:
+    return _is_grammar_accept_string(xgr.Grammar.from_ebnf(grammar), text)
+
+
+def test_calls_grammar_accepts_typed_calls_several_lines_and_no_call():
+    g = calls_grammar(ActionSet(SPECS), max_calls=2)
+    assert _accepts(g, 'get_weather(city="Paris")')
+    assert _accepts(g, 'get_weather(city="Paris", days=3)')  # an optional one left out in the middle
+    assert _accepts(g, 'get_weather(city="Oslo", unit="f", days=2)\nping()')
+    assert _accepts(g, 'sum_all(values=[1, 2.5], options={"round": true})')
+    assert _accepts(g, "NO_CALL")
+    assert not _accepts(g, 'get_weather(city="Paris", unit="kelvin")')  # enum
+    assert not _accepts(g, "get_weather(days=3)")  # required missing
+    assert not _accepts(g, 'sum_all(values=["a"])')  # typed items
+    assert not _accepts(g, 'get_wether(city="Paris")')  # unknown function
+    assert not _accepts(g, "ping()\nping()\nping()")  # more than max_calls
+    assert not _accepts(g, "NO_CALL\nping()")
+
+
+def test_action_grammar_for_office_style_specs_is_unchanged_in_language():
+    from lamforge.core.schemas import Control, Observation
+
+    specs = ActionSet([ActionSpec(name="click", description="", kind="gui", targets_control=True),
+                       ActionSpec(name="set_font", description="", kind="api", params=[
+                           Param(name="name", type="string", required=False),
+                           Param(name="size", type="integer", required=False)])])
+    obs = Observation(request="r", state="s", controls=[Control(label=3, name="Bold", type="Button")])
+    g = action_grammar(obs, specs)
+    for ok in ("click(control=3)", "click(control=3) FINISH", 'set_font(name="Arial")', "set_font(size=12)",
+               'set_font(name="Arial", size=12)', "FINISH"):
+        assert _accepts(g, ok), ok
+    for bad in ("click(control=4)", "set_font()", 'set_font(size=12, name="Arial")'):
+        assert not _accepts(g, bad), bad
+
+
+def test_booleans_the_grammar_writes_parse_back():
+    spec = ActionSpec(name="toggle", description="", kind="api", params=[Param(name="on", type="boolean")])
+    assert parse_action("toggle(on=true)", ActionSet([spec])).args == {"on": True}
+    assert parse_calls("toggle(on=false)")[0].args == {"on": False}
+
+
+def test_parse_calls_forms_and_errors():
+    assert [a.function for a in parse_calls('a(x=1)\nmath.gcd(a=2, b=4)')] == ["a", "math.gcd"]
+    assert [a.function for a in parse_calls("[f(x=1), g(y=[1, 2])]")] == ["f", "g"]
+    assert parse_calls("NO_CALL") == []
+    with pytest.raises(ParseError):
+        parse_calls("I think the weather is nice")
+    with pytest.raises(ParseError):
+        parse_calls("f(x=open('/etc/passwd'))")
+
+
+def test_read_answer_counts_hallucinations_and_round_trips_format_calls():
+    ans = read_answer('get_weather("Paris", unit="c")\nfly(to="Rome")\nping(loud=true)', SPECS)
+    assert ans.calls[0] == ("get_weather", {"city": "Paris", "unit": "c"})
+    assert ans.hallucinations == ["function:fly", "parameter:ping.loud"]
+    text = format_calls([("get_weather", {"days": 2, "city": "Oslo"}), ("sum_all", {"values": [1, 2.5]})], SPECS)
+    assert text == 'get_weather(city="Oslo", days=2)\nsum_all(values=[1, 2.5])'
+    assert read_answer(text, SPECS).calls[1] == ("sum_all", {"values": [1, 2.5]})
+    assert read_answer("NO_CALL", SPECS).no_call and read_answer("garbage here", SPECS).error
+    assert "get_weather(city: string" in tool_messages(SPECS, [{"role": "user", "content": "hi"}])[0]["content"]
+
+
+BFCL_FN = {"name": "math.gcd", "description": "Greatest common divisor.", "parameters": {
+    "type": "dict", "properties": {"a": {"type": "integer", "description": "first"},
+                                   "b": {"type": "integer", "description": "second"},
+                                   "weights": {"type": "tuple", "items": {"type": "float"}}},
+    "required": ["a", "b"]}}
+
+
+def test_bfcl_schemas_become_action_specs():
+    specs, names = bfcl.to_specs([BFCL_FN])
+    assert specs[0].name == "math_gcd" and names["math_gcd"][0] == "math.gcd"
+    weights = specs[0].params[2]
+    assert weights.type == "array" and weights.schema_extra["items"]["type"] == "number"
+    q = bfcl.Question("x", "simple_python", [], [BFCL_FN], None, specs, names)
+    assert bfcl.model_output(read_answer("math_gcd(a=4, b=6)", specs), q) == [{"math.gcd": {"a": 4, "b": 6}}]
+    assert bfcl.model_output(read_answer("nonsense !", specs), q) is None
+
+
+def _bfcl_ready() -> bool:
+    try:
+        bfcl.venv_python(build=False)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.mark.skipif(not _bfcl_ready(), reason="the isolated BFCL environment is not built "
+                    "(`lamforge bench bfcl` builds it; building is not part of the test run)")
+def test_bfcl_scorer_glue_on_hand_made_rows():
+    answer = [{"math.gcd": {"a": [4], "b": [6]}}]
+    rows = [
+        {"id": "right", "category": "simple_python", "function": [BFCL_FN], "possible_answer": answer,
+         "model_output": [{"math.gcd": {"a": 4, "b": 6}}]},
+        {"id": "wrong_value", "category": "simple_python", "function": [BFCL_FN], "possible_answer": answer,
+         "model_output": [{"math.gcd": {"a": 4, "b": 7}}]},
+        {"id": "unknown_param", "category": "simple_python", "function": [BFCL_FN], "possible_answer": answer,
+         "model_output": [{"math.gcd": {"a": 4, "b": 6, "c": 1}}]},
+        {"id": "unreadable", "category": "simple_python", "function": [BFCL_FN], "possible_answer": answer,
+         "model_output": None},
+        {"id": "irrelevant_ok", "category": "irrelevance", "function": [BFCL_FN], "possible_answer": None,
+         "model_output": []},
+        {"id": "irrelevant_called", "category": "irrelevance", "function": [BFCL_FN], "possible_answer": None,
+         "model_output": [{"math.gcd": {"a": 1, "b": 1}}]},
+    ]
+    verdicts = {r["id"]: r["valid"] for r in bfcl.score(rows)}
+    assert verdicts == {"right": True, "wrong_value": False, "unknown_param": False, "unreadable": False,
+                        "irrelevant_ok": True, "irrelevant_called": False}
