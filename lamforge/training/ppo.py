@@ -107,7 +107,7 @@ class OfflinePPOTrainer(Trainer):
         kl = torch.exp(log_q_over_p) - log_q_over_p - 1
         loss = (pg + self.kl_coef * kl).mean()
         # adaptive KL controller (Ziegler et al. 2019), one update per row seen
-        measured = float(kl.mean())
+        measured = float(kl.detach().mean())
         error = max(-0.2, min(0.2, measured / args.target_kl - 1))
         self.kl_coef *= 1 + error / args.kl_horizon
         self.monitor.append({"kl": measured, "kl_coef": self.kl_coef,
