@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import random
 import sys
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -67,20 +66,20 @@ def schema(name: str = typer.Argument(..., help=f"One of: {', '.join(SCHEMAS)}")
 
 @app.command()
 def run(
-    request: Optional[str] = typer.Argument(None, help="A free-text request instead of --task."),
+    request: str | None = typer.Argument(None, help="A free-text request instead of --task."),
     env: str = typer.Option("office", help="Environment short name or id."),
     agent: str = typer.Option("expert", help="expert | human | model (with --model) | tree (DFSDT with --model)."),
-    model: Optional[str] = typer.Option(None, help="Model name, path, or openai:NAME (implies --agent model)."),
-    base_url: Optional[str] = typer.Option(None, help="Base URL of an OpenAI-compatible server."),
-    task: Optional[str] = typer.Option(None, help="Task family to sample a task from."),
-    template: Optional[str] = typer.Option(None, help="Template for a free-text request."),
+    model: str | None = typer.Option(None, help="Model name, path, or openai:NAME (implies --agent model)."),
+    base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible server."),
+    task: str | None = typer.Option(None, help="Task family to sample a task from."),
+    template: str | None = typer.Option(None, help="Template for a free-text request."),
     seed: int = typer.Option(0, help="Seed of the sampled task."),
     all_families: bool = typer.Option(False, "--all", help="Run every family."),
     seeds: int = typer.Option(1, help="With --all: seeds per family."),
-    limit: Optional[int] = typer.Option(None, help="Run at most N episodes."),
+    limit: int | None = typer.Option(None, help="Run at most N episodes."),
     max_steps: int = typer.Option(20, help="Step limit per episode."),
     decoding: str = typer.Option("constrained", help="constrained | freeform (model agents)."),
-    log: Optional[str] = typer.Option(None, help="Append each step to this JSON-lines log."),
+    log: str | None = typer.Option(None, help="Append each step to this JSON-lines log."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Run an agent on tasks and print each step and the verdict."""
@@ -131,10 +130,9 @@ def run(
                    "seconds": round(sum(t.seconds for t in results), 3)})
 
 
-from lamforge.data.commands import collect_app, data_app  # noqa: E402
-
-from lamforge.evaluation.commands import evaluate  # noqa: E402
-from lamforge.training.commands import models, train  # noqa: E402
+from lamforge.data.commands import collect_app, data_app
+from lamforge.evaluation.commands import evaluate
+from lamforge.training.commands import models, train
 
 app.add_typer(collect_app, name="collect")
 app.add_typer(data_app, name="data")
@@ -142,36 +140,40 @@ app.command()(train)
 app.command()(models)
 app.command("eval")(evaluate)
 
-from lamforge.forge import forge  # noqa: E402
+from lamforge.forge import forge
 
 app.command()(forge)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures printed, never asserted).")
 app.add_typer(bench_app, name="bench")
 
-from lamforge.training.bench import bench_train_step  # noqa: E402
+from lamforge.training.bench import bench_train_step
 
 bench_app.command("train-step")(bench_train_step)
 
-from lamforge.envs.web.miniwob.commands import bench_miniwob  # noqa: E402
+from lamforge.envs.web.miniwob.commands import bench_miniwob
 
 bench_app.command("miniwob")(bench_miniwob)
 
-from lamforge.tools.commands import bench_bfcl  # noqa: E402
+from lamforge.tools.commands import bench_bfcl
 
 bench_app.command("bfcl")(bench_bfcl)
 
-from lamforge.evaluation.tool_bench import bench_tool_search, collect_tool_calls  # noqa: E402
+from lamforge.evaluation.tool_bench import bench_tool_search, collect_tool_calls
 
 bench_app.command("tool-search")(bench_tool_search)
 collect_app.command("tool-calls")(collect_tool_calls)
+
+from lamforge.tools.retrieval_bench import bench_tool_retrieval
+
+bench_app.command("tool-retrieval")(bench_tool_retrieval)
 
 
 @bench_app.command("agent-step")
 def bench_agent_step(
     model: str = typer.Option("smollm2-135m", help="Model name, path, or openai:NAME."),
     steps: int = typer.Option(100, help="Agent decisions per variant."),
-    limit: Optional[int] = typer.Option(None, help="Quick run: at most N decisions per variant."),
+    limit: int | None = typer.Option(None, help="Quick run: at most N decisions per variant."),
     variants: str = typer.Option("constrained,freeform,constrained_no_cache", help="Comma-separated."),
     seed: int = typer.Option(0, help="Seed of the Office tasks."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),

@@ -7,7 +7,9 @@
    plans of the collected tasks);
 2. collect: the recipe's expert (``data.expert``: ``search`` knows only the success check and fails
    on part of the tasks, as the paper's GPT-4o did; ``reference`` never fails) on ``data.collect``
-   training tasks; the held-out split is written next to them and never collected;
+   training tasks; the held-out split is written next to them and never collected. An environment
+   may set its own recipe defaults (``EnvSpec.forge_defaults``, e.g. the reference expert for
+   ``service``, whose API catalog the search expert cannot enumerate); ``--set`` overrides them;
 3. train: phases 1-4 (LAM1..LAM4, and LAM4-KTO beside LAM4), each registered as ``<env>/lamN``;
 4. evaluate: every model side by side on the held-out tasks (``eval.tasks``), the HTML report, and
    the reward-hacking monitor (reward-model score against true success, KL to LAM3).
@@ -23,12 +25,11 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lamforge.console import emit_json, progress_bar
+from lamforge.console import emit_json, output_console, progress_bar
 
-console = Console(highlight=False)
+console = output_console()
 
 MODELS = ["base", "lam1", "lam2", "lam3", "lam4", "lam4-kto", "expert"]
 
@@ -76,10 +77,18 @@ def collect(env: str, recipe: dict, run: Path, limit: int | None) -> dict:
                                     progress=lambda done, total: bar.update(job, completed=done, total=total))
 
 
+def env_forge_defaults(env: str) -> list[str]:
+    """The environment's own recipe overrides (``EnvSpec.forge_defaults``), e.g. the reference expert
+    where the search expert cannot work; the user's ``--set`` is applied after them."""
+    from lamforge.envs import spec
+
+    return list(spec(env).forge_defaults)
+
+
 def scale_down(recipe: dict, limit: int) -> dict:
     """``--limit N``: at most N of everything that is counted in tasks or trajectories."""
     data = dict(recipe.get("data", {}))
-    for key in ("collect", "plan_rows", "trajectories", "explore_tasks", "replay", "reward_trajectories",
+    for key in ("collect", "plan_rows", "trajectories", "explore_tasks", "explore_fresh", "replay", "reward_trajectories",
                 "ppo_trajectories", "kto_examples", "plan_rehearsal"):
         if key in data:
             data[key] = min(int(data[key]), limit)
@@ -112,7 +121,10 @@ def forge(
     hf_logging.disable_progress_bar()  # one line per loaded model, dozens of times: our bars say enough
     hf_logging.set_verbosity_error()
     t0 = time.perf_counter()
-    rec = load_recipe(recipe, list(set_))
+    defaults = env_forge_defaults(env)
+    rec = load_recipe(recipe, defaults + list(set_))  # the user's --set comes last and wins
+    if defaults:
+        console.print(f"{env} forges with " + ", ".join(defaults) + " (override with --set)")
     if base_model:
         rec["base_model"] = base_model
     if limit:
@@ -150,12 +162,13 @@ def forge(
     console.print(monitor_table(monitor))
     console.print("wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
     seconds = round(time.perf_counter() - t0, 1)
+    data = {k: collected.get(k) for k in ("expert", "passed", "failed", "unsure")}  # which expert made the data
     (out / "forge.json").write_text(json.dumps({"models": summary_of(done["results"], names), "monitor": monitor,
-                                                "timings": timings, "phases": phases, "seconds": seconds},
-                                               indent=2, default=str))
+                                                "collect": data, "timings": timings, "phases": phases,
+                                                "seconds": seconds}, indent=2, default=str))
     if as_json:
-        emit_json({"models": summary_of(done["results"], names), "monitor": monitor, "timings": timings,
-                   "tasks": len(done["tasks"]), "report": str(done["report"]), "seconds": seconds})
+        emit_json({"models": summary_of(done["results"], names), "monitor": monitor, "collect": data,
+                   "timings": timings, "tasks": len(done["tasks"]), "report": str(done["report"]), "seconds": seconds})
 
 
 def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str]) -> dict:

@@ -217,3 +217,21 @@ def test_self_instruct_tool_calls_pass_three_checks(tmp_path):
     # a request that does not state the call's values fails the outcome check
     assert not outcome_ok("cancel_order", {"order_id": 4417}, "", (1,), (2,), "Cancel the order.")
     assert outcome_ok("cancel_order", {"order_id": 4417}, "", (1,), (2,), "Cancel order 4417.")
+
+
+def test_self_instruct_never_draws_from_held_out_stores(tmp_path):
+    from lamforge.core.errors import LamforgeError
+    from lamforge.core.schemas import Trajectory
+    from lamforge.data.commands import split_pool
+    from lamforge.data.store import RecordStore
+    from lamforge.data.tool_calls import generate
+    from lamforge.envs.tasks import families
+
+    held = {t.template for t in split_pool("service", 200, 0)[1] if t.template}
+    assert held  # the service split holds out whole stores
+    generate("service", 8, tmp_path / "tc", exclude_templates=held)
+    used = {r.task.template for r in RecordStore(tmp_path / "tc", Trajectory, readonly=True)}
+    assert used and not used & held
+    every = {t for f in families("service").values() for t in f.templates}
+    with pytest.raises(LamforgeError, match="held out"):
+        generate("service", 1, tmp_path / "none", exclude_templates=every)

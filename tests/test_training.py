@@ -189,3 +189,24 @@ def test_ppo_loss_pushes_up_better_than_average_actions_and_kl_holds_it_back(tin
     assert up > 0.5 and down < -0.5
     assert abs(held) < up / 2
     del torch
+
+
+def test_kto_head_on_labelled_positions_only_gives_the_same_log_probs(tiny_model_dir):
+    """The CPU shortcut for KTO (score only completion positions) changes cost, not numbers."""
+    import torch
+    from trl.trainer.utils import add_fused_lm_head
+
+    from lamforge.training.kto import labelled_positions_only
+    from lamforge.training.sft import load_for_training
+
+    model, tok = load_for_training(tiny_model_dir)
+    add_fused_lm_head(model)
+    ids = torch.tensor([tok("The screen shows a Bold button. click(control=12) FINISH")["input_ids"]] * 2)
+    labels = ids.clone()
+    labels[:, :-6] = -100
+    labels[1, -2:] = -100  # rows with different numbers of labelled positions
+    full = model(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
+    with labelled_positions_only():
+        compact = model(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
+    assert torch.allclose(full, compact, atol=1e-5)
+    assert (compact != 0).sum() == (labels[:, 1:] != -100).sum()

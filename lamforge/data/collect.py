@@ -60,6 +60,11 @@ def _init(env_name: str, expert: str, max_steps: int, threads: int, temperature:
     import torch
 
     torch.set_num_threads(threads)
+    if (old := _WORKER.pop("env", None)) is not None:
+        # an in-process collection (workers=1) after another one in the same process (the forge's
+        # collection, then exploration): close the old env now; left to the garbage collector, a web
+        # env's __del__ may run inside Playwright's event loop and deadlock on its sync API
+        old.close()
     _WORKER["env"] = make(env_name, max_steps=max_steps)
     _WORKER["expert"] = expert
     _WORKER["temperature"] = temperature

@@ -12,20 +12,18 @@ import json
 import math
 import random
 from pathlib import Path
-from typing import Optional
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
-from lamforge.console import emit_json, progress_bar
+from lamforge.console import emit_json, output_console, progress_bar
 from lamforge.core.errors import TaskFileError
 from lamforge.core.schemas import Task
 
 collect_app = typer.Typer(no_args_is_help=True, help="Collect task-plan pairs and verified trajectories.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect and export collected data.")
-console = Console(highlight=False)
+console = output_console()
 
 
 def read_tasks(path: str | Path) -> list[Task]:
@@ -61,7 +59,11 @@ def split_pool(env: str, n: int, seed: int, heldout_fraction: float = 0.2):
         return sample_tasks(env, n, seed=seed), [], {"heldout": "external: the benchmark's evaluation seeds"}
     size = max(60, math.ceil(n / 0.55))
     for _ in range(6):  # the leak rules drop part of train: grow the pool until n training tasks remain
-        split = split_tasks(sample_tasks(env, size, seed=seed), heldout_fraction=heldout_fraction, seed=seed)
+        pool = sample_tasks(env, size, seed=seed)
+        # whole templates can be held out only where the tasks have two or more (an API environment's
+        # tasks may have none): otherwise the held-out split is by instance alone
+        by = ("instance", "template") if len({t.template for t in pool if t.template}) >= 2 else ("instance",)
+        split = split_tasks(pool, heldout_fraction=heldout_fraction, by=by, seed=seed)
         if len(split["train"]) >= n:
             break
         size = math.ceil(size * 1.3 * n / max(len(split["train"]), 1))
@@ -70,13 +72,13 @@ def split_pool(env: str, n: int, seed: int, heldout_fraction: float = 0.2):
 
 @collect_app.command("plans")
 def collect_plans(
-    docs: Optional[Path] = typer.Option(None, help="Folder of markdown/HTML help (default: --env's manual)."),
+    docs: Path | None = typer.Option(None, help="Folder of markdown/HTML help (default: --env's manual)."),
     env: str = typer.Option("office", help="Environment whose manual (lamforge/envs/<env>/manual) is read."),
     out: Path = typer.Option(Path("runs/office/plans.jsonl"), help="JSON-lines file of task-plan pairs."),
     evolve_rounds: int = typer.Option(1, "--evolve", help="Rounds of evolution (composites, rewording)."),
-    model: Optional[str] = typer.Option(None, help="Model backend for LLM extraction/evolution."),
+    model: str | None = typer.Option(None, help="Model backend for LLM extraction/evolution."),
     instantiate: int = typer.Option(0, help="Also bind N pairs to runnable tasks (written next to --out)."),
-    limit: Optional[int] = typer.Option(None, help="Use at most N documentation pairs."),
+    limit: int | None = typer.Option(None, help="Use at most N documentation pairs."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Extract task-plan pairs from documentation, evolve them and remove duplicates."""
@@ -118,12 +120,12 @@ def collect_trajectories_cmd(
     n: int = typer.Option(200, help="Number of training tasks to run."),
     expert: str = typer.Option("reference", help="reference | search | a model name/path/openai:NAME."),
     out: Path = typer.Option(Path("runs/office/data"), help="Output folder (crash-safe store)."),
-    tasks_file: Optional[Path] = typer.Option(None, "--tasks", help="JSON-lines task file instead of sampling."),
+    tasks_file: Path | None = typer.Option(None, "--tasks", help="JSON-lines task file instead of sampling."),
     workers: int = typer.Option(2, help="Worker processes."),
     seed: int = typer.Option(0, help="Seed of the task pool."),
     max_steps: int = typer.Option(20, help="Step limit per episode."),
     resume: bool = typer.Option(False, help="Continue a collection in --out (after a crash or kill)."),
-    limit: Optional[int] = typer.Option(None, help="Run at most N tasks."),
+    limit: int | None = typer.Option(None, help="Run at most N tasks."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Run an expert on training tasks; verify (format, execution, outcome) and store each trajectory."""
@@ -184,7 +186,7 @@ def export(folder: Path = typer.Argument(..., help="A trajectory store folder.")
     from lamforge.data.store import RecordStore
 
     records = list(RecordStore(folder, Trajectory, readonly=True))
-    split_of = lambda t: "train" if t.outcome.verdict == "pass" else "rejected"  # noqa: E731
+    split_of = lambda t: "train" if t.outcome.verdict == "pass" else "rejected"
     export_parquet(records, out, split_of)
     sheet = datasheet(records, split_of)
     path = write_datasheet(sheet, out)
@@ -201,8 +203,8 @@ def collect_active(
     budget: int = typer.Option(30, help="Tasks to select."),
     mix: float = typer.Option(0.5, help="Share of the budget chosen by uncertainty (rest random)."),
     seed: int = typer.Option(0, help="Seed of the task pool."),
-    out: Optional[Path] = typer.Option(None, help="Write the selected tasks (JSON lines) here."),
-    limit: Optional[int] = typer.Option(None, help="Quick run: score at most N tasks."),
+    out: Path | None = typer.Option(None, help="Write the selected tasks (JSON lines) here."),
+    limit: int | None = typer.Option(None, help="Quick run: score at most N tasks."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Select tasks by model uncertainty mixed with random picks; compare with random at the same budget."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from lamforge.core.schemas import Action, Outcome, Status, Step, Task, Trajectory
@@ -125,14 +125,20 @@ def _fingerprint(env) -> tuple:
 
 
 def generate(env_name: str, n: int, out: str | Path, *, seed: int = 0, backend=None,
-             progress: Callable[[int, int], None] | None = None, resume: bool = False) -> dict:
+             progress: Callable[[int, int], None] | None = None, resume: bool = False,
+             exclude_templates: Iterable[str] = ()) -> dict:
+    """``n`` candidate calls grounded in the environment's stores. Stores in ``exclude_templates``
+    (the held-out split's) are never drawn from: their orders and customers are evaluation data."""
     from lamforge.core.errors import LamforgeError
     from lamforge.data.store import RecordStore
     from lamforge.envs import make
     from lamforge.envs.tasks import families
 
     fams = families(env_name)
-    templates = sorted({t for f in fams.values() for t in f.templates})
+    excluded = set(exclude_templates)
+    templates = sorted({t for f in fams.values() for t in f.templates} - excluded)
+    if not templates:
+        raise LamforgeError(f"every store of {env_name} is held out ({sorted(excluded)}): nothing to generate from")
     rng = random.Random(seed)
     env = make(env_name)
     base = env.unwrapped

@@ -15,13 +15,12 @@ import re
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lamforge.console import emit_json, progress_bar
+from lamforge.console import emit_json, output_console, progress_bar
 from lamforge.core.errors import LamforgeError
 
-console = Console(highlight=False)
+console = output_console()
 
 
 def resolve_model(name: str, run: Path, base_model: str, env: str = "office") -> str:

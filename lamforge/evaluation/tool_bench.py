@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lamforge.console import emit_json, progress_bar
+from lamforge.console import emit_json, output_console, progress_bar
 
-console = Console(highlight=False)
+console = output_console()
 
 
 def heldout_tasks(env: str, run: Path, limit: int | None):
@@ -109,11 +108,17 @@ def collect_tool_calls(
     model: str | None = typer.Option(None, help="Word the requests with this model (default: templates)."),
     seed: int = typer.Option(0, help="Seed."),
     resume: bool = typer.Option(False, help="Continue a generation in --out."),
+    heldout: Path | None = typer.Option(None, help="Held-out tasks (JSON lines) whose stores are never used "
+                                                   "(default: the held-out split lamforge makes for --env)."),
     limit: int | None = typer.Option(None, help="Quick run: at most N candidates."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Self-instruct function-calling examples, kept when format, execution and outcome checks pass."""
+    from lamforge.data.commands import read_tasks, split_pool
     from lamforge.data.tool_calls import generate
+
+    held = read_tasks(heldout) if heldout else split_pool(env, 200, 0)[1]
+    exclude = {t.template for t in held if t.template}
 
     backend = None
     if model:
@@ -123,8 +128,9 @@ def collect_tool_calls(
     total = min(n, limit) if limit else n
     with progress_bar() as bar:
         job = bar.add_task("tool calls", total=total)
-        summary = generate(env, total, out, seed=seed, backend=backend, resume=resume,
+        summary = generate(env, total, out, seed=seed, backend=backend, resume=resume, exclude_templates=exclude,
                            progress=lambda k, _n: bar.update(job, completed=k))
+    summary["excluded_stores"] = sorted(exclude)
     console.print(f"{summary['candidates']} candidates: {summary['passed']} kept, {summary['failed']} rejected -> {out}")
     if as_json:
         emit_json(summary)

@@ -113,6 +113,11 @@ class Catalog:
             raise CatalogError(f"cannot add {item!r}: pass a function, an ActionSpec or a Tool")
         if tool.spec.targets_control:
             raise CatalogError(f"{tool.spec.name}: catalog tools take no control label")
+        names = [p.name for p in tool.spec.params]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # e.g. OpenAPI "a-b" and "a_b", or a body property named like a query parameter
+            raise CatalogError(f"{tool.spec.name} (from {tool.source or 'a spec'}): parameter name(s) "
+                               f"{', '.join(twice)} appear twice; a call could not tell them apart")
         if tool.spec.name in self._tools and not replace:
             raise CatalogError(f"a tool named {tool.spec.name!r} is already in the catalog "
                                f"(from {self._tools[tool.spec.name].source}); pass replace=True to replace it")
@@ -205,13 +210,15 @@ class Catalog:
         limit = self.timeout if timeout is None else timeout
         try:
             if inspect.iscoroutinefunction(tool.fn):
-                result = self._event_loop().run(tool.fn(**kwargs), timeout=limit)
+                result = self._event_loop().run(_contained(name, tool.fn(**kwargs)), timeout=limit)
             else:
                 result = self._thread_pool().submit(tool.fn, **kwargs).result(timeout=limit)
         except FutureTimeout:
             raise ToolTimeout(f"{name} did not answer within {limit:g} s") from None
         except ActionError:
             raise
+        except SystemExit as e:  # a tool's sys.exit() must not end the agent's process
+            raise ToolFailed(f"{name} called sys.exit({e.code!r})") from None
         except Exception as e:  # noqa: BLE001 - any failure of foreign code becomes the agent's error
             raise ToolFailed(f"{name} raised {type(e).__name__}: {e}") from None
         return _json_result(name, result, tool.output_schema)
@@ -242,6 +249,16 @@ class Catalog:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lamforge-tool")
         return self._pool
+
+
+async def _contained(name: str, coro) -> Any:
+    """Await a tool on the shared loop. asyncio re-raises a task's SystemExit out of
+    ``run_forever``, which would end the loop's thread: every later async or MCP call would then
+    time out. It becomes the tool's failure instead."""
+    try:
+        return await coro
+    except SystemExit as e:
+        raise ToolFailed(f"{name} called sys.exit({e.code!r})") from None
 
 
 def _json_result(name: str, result: Any, output_schema: dict | None) -> Any:

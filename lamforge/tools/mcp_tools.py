@@ -86,7 +86,14 @@ class McpSession:
 
     def _caller(self, name: str, output_schema: dict | None):
         async def call(**kwargs: Any) -> Any:
-            result = await self._client.call_tool(name, kwargs)
+            try:
+                result = await self._client.call_tool(name, kwargs)
+            except RuntimeError as e:
+                # the mcp client checks structured content against the tool's output schema itself
+                # and raises a plain RuntimeError: that is garbage output, not a failing tool
+                if "output schema" in str(e) or "structured content" in str(e):
+                    raise ToolBadOutput(f"{name}: {e}".split("\n")[0]) from None
+                raise
             text = "\n".join(getattr(c, "text", "") for c in result.content or [] if getattr(c, "type", "") == "text")
             if result.is_error:
                 raise ToolFailed(f"{name}: {text or 'the MCP server reported an error'}")

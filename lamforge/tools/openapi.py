@@ -34,6 +34,8 @@ def load_document(source: str | Path | dict) -> tuple[dict, str]:
     """The parsed document and a name for messages."""
     if isinstance(source, dict):
         return source, "OpenAPI document"
+    if not isinstance(source, (str, Path)):
+        raise CatalogError(f"an OpenAPI source is a file path, a URL or a dict, not {type(source).__name__}")
     text, where = None, str(source)
     if str(source).startswith(("http://", "https://")):
         import httpx
@@ -102,12 +104,22 @@ def _operation(doc, where, method, path, op, shared, base_url, timeout, headers)
     name = identifier(str(op_id))
     params: list[Param] = []
     locations: dict[str, tuple[str, str]] = {}  # identifier -> (in, original name)
-    raw = resolve_refs(list(shared) + list(op.get("parameters", [])), doc, where)
-    if not isinstance(raw, list):
+    shared, own = resolve_refs(shared or [], doc, where), resolve_refs(op.get("parameters") or [], doc, where)
+    if not isinstance(shared, list) or not isinstance(own, list):
         raise CatalogError(f"{where}: 'parameters' must be a list")
-    for p in raw:
+    for p in shared + own:
         if not isinstance(p, dict) or "name" not in p or p.get("in") not in ("path", "query", "header", "cookie"):
             raise CatalogError(f"{where}: each parameter needs 'name' and 'in' (path/query/header/cookie), got {p!r}")
+    # an operation's parameter overrides the path item's one with the same name and location (OpenAPI 3)
+    overridden = {(p["name"], p["in"]) for p in own}
+    raw = [p for p in shared if (p["name"], p["in"]) not in overridden] + own
+    declared = {p["name"] for p in raw if p["in"] == "path"}
+    undeclared = [n for n in re.findall(r"\{([^{}]+)\}", path) if n not in declared]
+    if undeclared:  # the call would send the literal "{id}" to the server
+        raise CatalogError(f"{where}: path parameter(s) {', '.join(undeclared)} are not declared in 'parameters'")
+    for p in raw:
+        if p.get("schema") is not None and not isinstance(p["schema"], dict):
+            raise CatalogError(f"{where}: parameter {p['name']!r}: 'schema' must be a mapping, got {p['schema']!r}")
         schema = dict(p.get("schema") or {"type": "string"})
         schema.setdefault("description", p.get("description", ""))
         pid = identifier(p["name"])

@@ -10,7 +10,11 @@ starting weights, after one warm-up step that is not timed:
 * ``targets-only-head``: the LM head only where a label is (lamforge's ``compute_loss``);
 * ``freeze-N``: embeddings and the lowest N layers frozen (the backward pass stops early);
 * ``targets-only-head + freeze-N``: both (the quick recipe);
-* ``lora-r16``: LoRA r=16 on all linear layers, LM head over every position.
+* ``lora-r16``: LoRA r=16 on all linear layers, LM head over every position;
+* ``kto`` / ``kto+labelled-head``: phase 4's TRL ``KTOTrainer`` (batch 2, freeze-N, per-step examples
+  of the same trajectories) as TRL runs it on CPU (LM head over every prompt position), and with the
+  head only on completion positions (``lamforge.training.kto.labelled_positions_only``). Tokens count
+  prompt + completion of the matched examples; each KTO step also runs the KL and reference passes.
 """
 
 from __future__ import annotations
@@ -19,15 +23,14 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lamforge.console import emit_json, progress_bar
+from lamforge.console import emit_json, output_console, progress_bar
 
-console = Console(highlight=False)
+console = output_console()
 
 
-def _rows(tokenizer, n: int) -> list[dict]:
+def _rows(tokenizer, n: int) -> tuple[list[dict], list]:
     from lamforge.agents.expert import ReferenceExpert
     from lamforge.agents.runner import run_episode
     from lamforge.envs import make
@@ -36,7 +39,7 @@ def _rows(tokenizer, n: int) -> list[dict]:
 
     env = make("office")
     trajs = [run_episode(env, ReferenceExpert(), t) for t in sample_tasks("office", n, seed=11)]
-    return [trajectory_row(tokenizer, t, env.unwrapped.action_set) for t in trajs]
+    return [trajectory_row(tokenizer, t, env.unwrapped.action_set) for t in trajs], trajs
 
 
 def measure(model_dir: Path, rows: list[dict], steps: int, freeze: int, targets_only: bool, lora_r: int,
@@ -81,11 +84,53 @@ def measure(model_dir: Path, rows: list[dict], steps: int, freeze: int, targets_
     return {"tokens_per_s": round(timed_tokens / seconds, 1), "seconds": round(seconds, 2), "steps": steps}
 
 
+def measure_kto(model_dir: Path, trajectories: list, steps: int, freeze: int, labelled_only: bool,
+                tmp: Path) -> dict:
+    from contextlib import nullcontext
+
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import KTOConfig, KTOTrainer
+
+    from lamforge.envs import action_set_of
+    from lamforge.training.kto import kto_examples, labelled_positions_only
+    from lamforge.training.sft import freeze_lower, load_for_training
+
+    model, tokenizer = load_for_training(model_dir)
+    freeze_lower(model, freeze)
+    batch = 2
+    examples = kto_examples(tokenizer, trajectories, action_set_of("office"), batch * (steps + 1))
+    for i, e in enumerate(examples):  # both labels in every batch, as KTO's KL estimate needs
+        e["label"] = i % 2 == 0
+    config = KTOConfig(output_dir=str(tmp), per_device_train_batch_size=batch, max_steps=steps + 1,
+                       learning_rate=1e-6, save_strategy="no", disable_tqdm=True, logging_steps=10**6,
+                       use_cpu=True, bf16=False, report_to=[], max_length=4096)
+    trainer = KTOTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
+                         processing_class=tokenizer)
+    times: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.t = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            times.append(time.perf_counter() - self.t)
+
+    trainer.add_callback(Clock())
+    with labelled_positions_only() if labelled_only else nullcontext():
+        trainer.train()
+    lengths = [len(tokenizer(e["prompt"] + e["completion"])["input_ids"]) for e in examples]
+    timed_tokens = sum(lengths[batch:batch * (steps + 1)])  # the first step is the warm-up
+    seconds = sum(times[1:])
+    return {"tokens_per_s": round(timed_tokens / seconds, 1), "seconds": round(seconds, 2), "steps": steps}
+
+
 def bench_train_step(
     model: str = typer.Option("smollm2-135m", help="Model to train (name, forged name or folder)."),
     steps: int = typer.Option(4, help="Timed optimizer steps per variant (one row each)."),
     freeze: int = typer.Option(20, help="N of the freeze-N variants."),
-    variants: str = typer.Option("trl-default,targets-only-head,freeze,targets-only-head+freeze,lora-r16",
+    variants: str = typer.Option("trl-default,targets-only-head,freeze,targets-only-head+freeze,lora-r16,"
+                                 "kto,kto+labelled-head",
                                  help="Comma-separated variants."),
     limit: int | None = typer.Option(None, help="Quick run: at most N timed steps per variant."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
@@ -102,9 +147,10 @@ def bench_train_step(
     folder = model_dir(model)
     from transformers import AutoTokenizer
 
-    rows = _rows(AutoTokenizer.from_pretrained(str(folder)), steps + 1)
+    rows, trajectories = _rows(AutoTokenizer.from_pretrained(str(folder)), steps + 1)
     settings = {"trl-default": (0, False, 0), "targets-only-head": (0, True, 0), "freeze": (freeze, False, 0),
-                "targets-only-head+freeze": (freeze, True, 0), "lora-r16": (0, False, 16)}
+                "targets-only-head+freeze": (freeze, True, 0), "lora-r16": (0, False, 16),
+                "kto": (freeze, False, None), "kto+labelled-head": (freeze, True, None)}
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
     unknown = [v for v in chosen if v not in settings]
     if unknown:
@@ -114,11 +160,15 @@ def bench_train_step(
         job = bar.add_task("variants", total=len(chosen))
         for name in chosen:
             f, t, r = settings[name]
-            results[name] = measure(folder, rows, steps, f, t, r, Path(tmp))
+            if r is None:
+                results[name] = measure_kto(folder, trajectories, steps, f, t, Path(tmp))
+            else:
+                results[name] = measure(folder, rows, steps, f, t, r, Path(tmp))
             bar.update(job, advance=1)
-    base = results.get("trl-default", {}).get("tokens_per_s")
     table = Table("variant", "tokens/s", "x TRL default", "timed s")
     for name, r in results.items():
+        # each trainer against TRL as it comes: SFT variants against SFT, KTO against KTO
+        base = results.get("kto" if name.startswith("kto") else "trl-default", {}).get("tokens_per_s")
         table.add_row(name.replace("freeze", f"freeze-{freeze}"), str(r["tokens_per_s"]),
                       f"{r['tokens_per_s'] / base:.2f}" if base else "-", str(r["seconds"]))
     console.print(f"{model}: {steps} timed steps per variant, rows of {sum(len(x['input_ids']) for x in rows) // len(rows)}"

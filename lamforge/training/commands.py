@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lamforge.console import emit_json
+from lamforge.console import emit_json, output_console
 
-console = Console(highlight=False)
+console = output_console()
 
 
 def train(

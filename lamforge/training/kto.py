@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -39,6 +40,30 @@ def kto_examples(tokenizer, trajectories: list[Trajectory], action_set, n: int, 
     return chosen[:n]
 
 
+@contextmanager
+def labelled_positions_only():
+    """Make TRL's fused LM head score only the completion positions on CPU too.
+
+    ``add_fused_lm_head`` projects only positions whose label is not -100 on Triton devices, but on
+    every other device it scores every position (fixed tile shapes keep compilers such as Neuron
+    from recompiling). Eager PyTorch on CPU recompiles nothing, and a KTO prompt here is ~800
+    tokens of observation before a ~15-token action: scoring all of them through the 49k-word head
+    is most of the head's work for nothing. The log-probabilities are the same either way
+    (``tests/test_training.py`` checks it); the kernels themselves keep their own CPU path.
+    """
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None or torch.cuda.is_available():  # a TRL without the switch, or a GPU: leave it alone
+        yield
+        return
+    trl_utils._use_triton = lambda device: True
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
+
+
 def train_kto(section: dict, model, tokenizer, examples: list[dict], out: Path, progress: bool = True) -> dict:
     import os
     import shutil
@@ -61,7 +86,8 @@ def train_kto(section: dict, model, tokenizer, examples: list[dict], out: Path, 
                          processing_class=tokenizer)
     ckpt = last_complete_checkpoint(Path(config.output_dir))
     t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    with labelled_positions_only():
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     seconds = time.perf_counter() - t0
     tmp = out / f".model.{os.getpid()}"
     trainer.model.save_pretrained(str(tmp))

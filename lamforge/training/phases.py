@@ -162,6 +162,10 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
 
         plans_file = run / "plans.jsonl"
         plans = read_plans(plans_file) if plans_file.is_file() else []
+        if not plans and not any(t.initial_plan for t in passed):
+            raise LamforgeError(f"phase 1 has no task-plan pairs: {run / 'plans.jsonl'} is missing or empty and no "
+                                f"verified trajectory in {run / 'data'} has a plan (did the collection expert "
+                                "fail every task? try --set data.expert=reference)")
         return phase1_rows(tokenizer, plans, passed, int(sizes.get("plan_rows", 160)), env_id)
     if not passed:
         raise LamforgeError(f"no verified trajectories in {run / 'data'}: run "
