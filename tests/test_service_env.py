@@ -235,3 +235,31 @@ def test_self_instruct_never_draws_from_held_out_stores(tmp_path):
     every = {t for f in families("service").values() for t in f.templates}
     with pytest.raises(LamforgeError, match="held out"):
         generate("service", 1, tmp_path / "none", exclude_templates=every)
+
+
+def test_a_service_does_not_outlive_a_killed_parent():
+    """The label/e-mail services run in their own session; when the process that started them is
+    killed (no close, no atexit), they must still go away instead of piling up as orphans."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("from lamforge.envs.service.services import ServiceProcess; import time; "
+            "s = ServiceProcess('labels'); print(s.proc.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:  # gone, or a zombie waiting for an init that does not reap: either way it has exited
+            if open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the service outlived its killed parent")

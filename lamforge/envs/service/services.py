@@ -140,8 +140,24 @@ def email_app():
 APPS = {"labels": labels_app, "email": email_app}
 
 
-def _serve(name: str) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """The child runs in its own session (a Ctrl-C meant for the parent must not kill it mid-episode),
+    so nothing would end it when the parent is killed: it checks once a second and leaves then."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _serve(name: str, parent: int | None = None) -> None:
     import uvicorn
+
+    if parent:
+        _exit_with_parent(parent)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -160,7 +176,7 @@ class ServiceProcess:
         if name not in APPS:
             raise ValueError(f"no service {name!r}; known: {', '.join(APPS)}")
         self.name = name
-        self.proc = subprocess.Popen([sys.executable, "-m", "lamforge.envs.service.services", name],
+        self.proc = subprocess.Popen([sys.executable, "-m", "lamforge.envs.service.services", name, str(os.getpid())],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                      start_new_session=True)
         self.port = self._read_port(start_timeout)
@@ -201,4 +217,4 @@ class ServiceProcess:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1])
+    _serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -88,6 +88,13 @@ class WebEnv(LamEnv):
     def __del__(self):  # a forgotten env must not keep the browser alive
         if sys.is_finalizing():
             return  # the atexit handler of lamforge.envs.web.browser has stopped the browser already
+        import greenlet
+
+        if greenlet.getcurrent().parent is not None:
+            # collected while Playwright's dispatcher greenlet runs: a sync Playwright call from here
+            # re-enters its event loop and hangs the process for ever (seen in a forge's phase 3).
+            # Leave this tab to the browser's atexit shutdown instead.
+            return
         with contextlib.suppress(Exception):
             self.close()
 
