@@ -42,6 +42,24 @@ def _rows(tokenizer, n: int) -> tuple[list[dict], list]:
     return [trajectory_row(tokenizer, t, env.unwrapped.action_set) for t in trajs], trajs
 
 
+def _train_timed(trainer) -> list[float]:
+    """Train, returning each optimizer step's wall time (the first is the warm-up)."""
+    from transformers import TrainerCallback
+
+    times: list[float] = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.t = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            times.append(time.perf_counter() - self.t)
+
+    trainer.add_callback(Clock())
+    trainer.train()
+    return times
+
+
 def measure(model_dir: Path, rows: list[dict], steps: int, freeze: int, targets_only: bool, lora_r: int,
             tmp: Path) -> dict:
     from datasets import Dataset
@@ -65,19 +83,7 @@ def measure(model_dir: Path, rows: list[dict], steps: int, freeze: int, targets_
                           targets_only_head=targets_only, max_length=4096)
     data = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
     trainer = LamSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
-    times: list[float] = []
-
-    from transformers import TrainerCallback
-
-    class Clock(TrainerCallback):
-        def on_step_begin(self, *a, **k):
-            self.t = time.perf_counter()
-
-        def on_step_end(self, *a, **k):
-            times.append(time.perf_counter() - self.t)
-
-    trainer.add_callback(Clock())
-    trainer.train()
+    times = _train_timed(trainer)
     lengths = [len(r["input_ids"]) for r in rows]
     timed_tokens = sum(lengths[(i + 1) % len(rows)] for i in range(steps))  # step 0 is the warm-up
     seconds = sum(times[1:])
@@ -89,7 +95,6 @@ def measure_kto(model_dir: Path, trajectories: list, steps: int, freeze: int, la
     from contextlib import nullcontext
 
     from datasets import Dataset
-    from transformers import TrainerCallback
     from trl import KTOConfig, KTOTrainer
 
     from lamforge.envs import action_set_of
@@ -107,18 +112,8 @@ def measure_kto(model_dir: Path, trajectories: list, steps: int, freeze: int, la
                        use_cpu=True, bf16=False, report_to=[], max_length=4096)
     trainer = KTOTrainer(model=model, args=config, train_dataset=Dataset.from_list(examples),
                          processing_class=tokenizer)
-    times: list[float] = []
-
-    class Clock(TrainerCallback):
-        def on_step_begin(self, *a, **k):
-            self.t = time.perf_counter()
-
-        def on_step_end(self, *a, **k):
-            times.append(time.perf_counter() - self.t)
-
-    trainer.add_callback(Clock())
     with labelled_positions_only() if labelled_only else nullcontext():
-        trainer.train()
+        times = _train_timed(trainer)
     lengths = [len(tokenizer(e["prompt"] + e["completion"])["input_ids"]) for e in examples]
     timed_tokens = sum(lengths[batch:batch * (steps + 1)])  # the first step is the warm-up
     seconds = sum(times[1:])
