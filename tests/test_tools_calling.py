@@ -133,3 +133,41 @@ def test_bfcl_scorer_glue_on_hand_made_rows():
     verdicts = {r["id"]: r["valid"] for r in bfcl.score(rows)}
     assert verdicts == {"right": True, "wrong_value": False, "unknown_param": False, "unreadable": False,
                         "irrelevant_ok": True, "irrelevant_called": False}
+
+
+def test_batched_constrained_decoding_gives_the_sequential_decoders_answers(tiny_backend):
+    """BFCL decodes questions in batches: each row must get exactly what one-at-a-time decoding
+    gives (left padding, forced text and the token budget must not change any answer)."""
+    from lamforge.models.batch_decoding import generate_constrained_batch
+    from lamforge.models.decoding import Decoder
+
+    tok = tiny_backend.tokenizer
+    requests = ["Weather in Paris?", "Add up 1, 2 and 3 for me please, and then tell me the weather in Rome.",
+                "ping", "What is the weather like in Seoul in Fahrenheit for the next three days?"]
+    prompts = [tok.apply_chat_template(tool_messages(SPECS, [{"role": "user", "content": r}]),
+                                       add_generation_prompt=True, tokenize=True, return_dict=False)
+               for r in requests]
+    prompts = [p if isinstance(p, list) else list(p["input_ids"]) for p in prompts]
+    # a random model answers NO_CALL under the calls grammar; rows 0-1 have no way out of free text,
+    # so they exercise many chosen tokens, the budget's closing and an unclosable value
+    grammars = ['root ::= "get_weather(city=\\"" [a-zA-Z ]* "\\")"',
+                'root ::= "sum_all(values=[" [0-9]+ ("," [0-9]+)* "])"',
+                calls_grammar(ActionSet(SPECS), max_calls=2), calls_grammar(ActionSet(SPECS[:2]), max_calls=2)]
+    answers = []
+    for budget in (24, 6):
+        batched = generate_constrained_batch(tiny_backend.model, tok, prompts, grammars, max_new_tokens=budget)
+        for prompt, grammar, got in zip(prompts, grammars, batched):
+            decoder = Decoder(tiny_backend.model, tok, prefix_cache=False)
+            try:
+                want = decoder.generate(prompt, grammar=grammar, max_new_tokens=budget).text
+            except Exception as e:  # noqa: BLE001 - the batch reports the same failure in its row
+                want = f"<unfinished: {e}>"
+            assert got == want
+            if not got.startswith("<unfinished"):
+                assert read_answer(got, SPECS).error is None  # a random model still answers in calls
+        answers.append(batched)
+    assert len(answers[0][0]) > 24  # row 0 really decoded free text, not one forced call
+    assert answers[1][1].startswith("<unfinished")  # "])" cannot close a list cut short: that row only
+    assert generate_constrained_batch(tiny_backend.model, tok, [], []) == []
+    with pytest.raises(ValueError):
+        generate_constrained_batch(tiny_backend.model, tok, prompts, grammars[:1])

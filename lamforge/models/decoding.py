@@ -48,9 +48,7 @@ class Decoder:
         self._grammars: dict[str, object] = {}
         vocab = getattr(model.config, "vocab_size", len(tokenizer))
         self.vocab_size = max(vocab, len(tokenizer))
-        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"),
-                                            tokenizer.convert_tokens_to_ids("<|endoftext|>"))
-                                if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id})
+        self.stop_ids = stop_token_ids(tokenizer)
 
     # --- model calls -----------------------------------------------------------------------
     @torch.inference_mode()
@@ -183,6 +181,13 @@ class Decoder:
             pieces.append(self.tok.decode([token]))
             logits = self._feed([token])
         return "".join(pieces), chosen, entropy
+
+
+def stop_token_ids(tokenizer) -> list[int]:
+    """The tokens that end a reply: EOS and the chat format's end-of-turn tokens."""
+    return sorted({i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                               tokenizer.convert_tokens_to_ids("<|endoftext|>"))
+                   if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id})
 
 
 def _pick(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> int:

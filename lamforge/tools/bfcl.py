@@ -13,7 +13,9 @@ Each question's functions become ActionSpecs (BFCL's "dict"/"float"/"tuple" mapp
 dotted names such as ``math.gcd`` written ``math_gcd`` and mapped back); the prompt is
 ``lamforge/prompts/tools.yaml``; the answer is calls, one per line, or NO_CALL. With a local model
 the answer is decoded under the grammar of the offered functions (``calls_grammar``, at most 4
-calls, the same for every category); ``--decoding freeform`` generates in batches and parses.
+calls, the same for every category), ``--batch-size`` questions at a time
+(``lamforge.models.batch_decoding``, the same answers as one at a time); ``--decoding freeform``
+generates in batches and parses.
 """
 
 from __future__ import annotations
@@ -173,13 +175,7 @@ def answer(backend, questions: list[Question], *, decoding: str = "constrained",
             progress and progress(1)
         return texts
     if decoding == "constrained":
-        from lamforge.models.decoding import Decoder
-
-        decoder = Decoder(backend.model, backend.tokenizer, prefix_cache=True)
-        for q in questions:
-            texts.append(_constrained(decoder, backend.tokenizer, q, max_tokens))
-            progress and progress(1)
-        return texts
+        return _constrained(backend, questions, batch_size, max_tokens, progress)
     if decoding != "freeform":
         raise ValueError(f"decoding must be constrained or freeform, not {decoding!r}")
     for i in range(0, len(questions), batch_size):
@@ -189,18 +185,38 @@ def answer(backend, questions: list[Question], *, decoding: str = "constrained",
     return texts
 
 
-def _constrained(decoder, tok, q: Question, max_tokens: int) -> str:
-    if not q.specs:
-        return ""
-    ids = tok.apply_chat_template(tool_messages(q.specs, q.turns), add_generation_prompt=True, tokenize=True,
-                                  return_dict=False)
-    if not isinstance(ids, list):
-        ids = list(ids["input_ids"])
-    try:
-        grammar = calls_grammar(ActionSet(q.specs), max_calls=MAX_CALLS)
-        return decoder.generate(ids, grammar=grammar, max_new_tokens=max_tokens).text
-    except RuntimeError as e:  # the budget ran out inside a value the grammar cannot close
-        return f"<unfinished: {e}>"
+def _constrained(backend, questions: list[Question], batch_size: int, max_tokens: int,
+                 progress: Callable[[int], None] | None) -> list[str]:
+    """Greedy decoding under each question's calls grammar, ``batch_size`` questions at a time
+    (grouped by prompt length so little of a batch is padding)."""
+    import xgrammar as xgr
+
+    from lamforge.models.batch_decoding import generate_constrained_batch
+    from lamforge.models.decoding import stop_token_ids
+
+    tok = backend.tokenizer
+    vocab = max(getattr(backend.model.config, "vocab_size", len(tok)), len(tok))
+    compiler = xgr.GrammarCompiler(xgr.TokenizerInfo.from_huggingface(tok, vocab_size=vocab,
+                                                                      stop_token_ids=stop_token_ids(tok)))
+    texts = [""] * len(questions)  # a question whose functions we cannot read is answered wrong
+    jobs = []
+    for i, q in enumerate(questions):
+        if not q.specs:
+            continue
+        ids = tok.apply_chat_template(tool_messages(q.specs, q.turns), add_generation_prompt=True, tokenize=True,
+                                      return_dict=False)
+        ids = ids if isinstance(ids, list) else list(ids["input_ids"])
+        jobs.append((i, ids, calls_grammar(ActionSet(q.specs), max_calls=MAX_CALLS)))
+    progress and progress(len(questions) - len(jobs))
+    jobs.sort(key=lambda job: len(job[1]))
+    for start in range(0, len(jobs), max(1, batch_size)):
+        batch = jobs[start:start + max(1, batch_size)]
+        outs = generate_constrained_batch(backend.model, tok, [j[1] for j in batch], [j[2] for j in batch],
+                                          max_new_tokens=max_tokens, compiler=compiler)
+        for (i, _, _), text in zip(batch, outs):
+            texts[i] = text
+        progress and progress(len(batch))
+    return texts
 
 
 def _batched(backend, conversations: list[list[dict]], max_tokens: int) -> list[str]:

@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from lamforge.console import emit_json, progress_bar
+from lamforge.console import emit_json, output_console, progress_bar
 
 
 def bench_bfcl(
@@ -20,7 +19,7 @@ def bench_bfcl(
                                    help="Comma-separated BFCL categories."),
     limit: int | None = typer.Option(None, help="At most N questions per category (evenly spaced)."),
     decoding: str = typer.Option("constrained", help="constrained (grammar of the offered functions) | freeform."),
-    batch_size: int = typer.Option(8, help="Free-form decoding batch size."),
+    batch_size: int = typer.Option(8, help="Questions decoded together (both decodings; 1 = one at a time)."),
     base_url: str | None = typer.Option(None, help="OpenAI-compatible server for openai:NAME."),
     records: Path | None = typer.Option(None, help="Write one JSON line per question here."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
@@ -29,7 +28,7 @@ def bench_bfcl(
     from lamforge.models import load_backend
     from lamforge.tools.bfcl import ANCHORS, run_bfcl
 
-    console = Console(highlight=False)
+    console = output_console()
     cats = [c.strip() for c in categories.split(",") if c.strip()]
     backend = load_backend(model, **({"base_url": base_url} if base_url else {}))
     with progress_bar() as progress:
