@@ -132,12 +132,13 @@ def run(
 
 from lamforge.data.commands import collect_app, data_app
 from lamforge.evaluation.commands import evaluate
-from lamforge.training.commands import models, train
+from lamforge.training.commands import models, train, train_tool_calls
 
 app.add_typer(collect_app, name="collect")
 app.add_typer(data_app, name="data")
 app.command()(train)
 app.command()(models)
+app.command("train-tool-calls")(train_tool_calls)
 app.command("eval")(evaluate)
 
 from lamforge.forge import forge

@@ -39,6 +39,31 @@ def train(
         emit_json(summary)
 
 
+def train_tool_calls(
+    env: str = typer.Option("service", help="Environment whose catalog the examples call."),
+    data: Path = typer.Option(Path("runs/service/tool_calls"), help="Self-instruct store (lamforge collect tool-calls)."),
+    out: Path = typer.Option(Path("runs/service/tools"), help="Output folder: OUT/model, OUT/summary.json."),
+    recipe: str = typer.Option("quick", help="Recipe name (quick, full) or a YAML file: its tool_calls section."),
+    base_model: str | None = typer.Option(None, help="Start from this model (default: the recipe's base model)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe field: tool_calls.key=value."),
+    name: str | None = typer.Option(None, help="Register the result under this name (default ENV/tools)."),
+    limit: int | None = typer.Option(None, help="Quick run: at most N examples."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Retrieval-aware function-calling SFT on verified self-instruct examples (some answer NO_CALL)."""
+    from lamforge.training.recipe import load_recipe
+    from lamforge.training.tool_sft import train_tool_calls as run
+
+    summary = run(load_recipe(recipe, list(set_)), data, out, env=env, base_model=base_model,
+                  register_as=name or f"{env}/tools", limit_examples=limit)
+    verb = "already trained (skipped)" if summary.get("skipped") else f"trained in {summary.get('seconds')} s"
+    console.print(f"tool-calling model {verb}: {summary.get('examples')} examples ({summary.get('rows')} rows, "
+                  f"{summary.get('tokens')} tokens, {summary.get('tokens_per_s')} tokens/s), loss "
+                  f"{summary.get('first_loss')} -> {summary.get('last_loss')}; registered as {name or f'{env}/tools'}")
+    if as_json:
+        emit_json(summary)
+
+
 def describe_phase(summary: dict) -> str:
     """One line per phase for people: what was trained on what, how fast, and the loss."""
     phase = summary["phase"]

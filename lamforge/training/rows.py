@@ -30,9 +30,14 @@ def conversation_row(tokenizer, messages: list[dict]) -> dict:
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     end_marker = _end_marker(tokenizer)
     spans_chars, cursor = [], 0
-    for m in messages:
+    for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
+        # search from where this reply starts: the same text may occur earlier (NO_CALL in the
+        # system prompt, an action repeated in the history) and must not be labelled there
+        opening = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+        if text.startswith(opening):
+            cursor = max(cursor, len(opening))
         start = text.index(m["content"], cursor)
         stop = start + len(m["content"])
         if text.startswith(end_marker, stop):
