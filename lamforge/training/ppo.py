@@ -26,31 +26,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer
 
 from lamforge.training.rows import IGNORE
-from lamforge.training.sft import freeze_lower, last_complete_checkpoint
+from lamforge.training.sft import (
+    RowTrainingArguments,
+    freeze_lower,
+    last_complete_checkpoint,
+)
 
 
 @dataclass
-class OfflinePPOConfig(TrainingArguments):
+class OfflinePPOConfig(RowTrainingArguments):
     clip_range: float = field(default=0.2, metadata={"help": "PPO ratio clip epsilon."})
     init_kl_coef: float = field(default=0.2, metadata={"help": "Initial KL coefficient beta."})
     target_kl: float = field(default=0.1, metadata={"help": "KL the adaptive controller aims at."})
     kl_horizon: int = field(default=100, metadata={"help": "Steps over which beta adapts."})
     reward_scale: float = field(default=0.5, metadata={"help": "Rewards clip(RM, -1, 1) * scale."})
     freeze_layers: int = field(default=0, metadata={"help": "Freeze embeddings and the lowest N layers."})
-    threads: int = field(default=2, metadata={"help": "torch threads on CPU."})
-    max_length: int = field(default=2048, metadata={"help": "Rows are cut to this many tokens."})
-
-    def __post_init__(self):
-        if not (torch.cuda.is_available() and not self.use_cpu):
-            self.bf16, self.fp16, self.use_cpu = False, False, True
-            self.dataloader_num_workers = 0
-        self.report_to = [] if self.report_to in (None, "none", ["none"]) else self.report_to
-        self.remove_unused_columns = False
-        self.per_device_train_batch_size = 1  # rows differ in length; accumulate instead of padding
-        super().__post_init__()
 
 
 @torch.inference_mode()

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer
 
 from lamforge.core.schemas import Trajectory
 from lamforge.training.rows import trajectory_row
-from lamforge.training.sft import last_complete_checkpoint
+from lamforge.training.sft import RowTrainingArguments, last_complete_checkpoint
 
 # the decoder's linear layers; "all-linear" would also wrap the new score head, which must instead be
 # trained whole (PEFT's modules_to_save for token classification)
@@ -34,23 +34,12 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 
 @dataclass
-class RewardConfig(TrainingArguments):
+class RewardConfig(RowTrainingArguments):
     """transformers' TrainingArguments plus the reward model's LoRA; CPU-safe defaults."""
 
     lora_r: int = field(default=8, metadata={"help": "LoRA rank of the reward model."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_layers: int = field(default=0, metadata={"help": "LoRA only on the top N layers (0: all)."})
-    max_length: int = field(default=2048, metadata={"help": "Rows longer than this are cut (their late steps drop)."})
-    threads: int = field(default=2, metadata={"help": "torch threads on CPU."})
-
-    def __post_init__(self):
-        if not (torch.cuda.is_available() and not self.use_cpu):
-            self.bf16, self.fp16, self.use_cpu = False, False, True
-            self.dataloader_num_workers = 0
-        self.report_to = [] if self.report_to in (None, "none", ["none"]) else self.report_to
-        self.remove_unused_columns = False
-        self.per_device_train_batch_size = 1  # rows differ in length; accumulate instead of padding
-        super().__post_init__()
 
 
 def reward_rows(tokenizer, trajectories: list[Trajectory], action_set, max_length: int) -> list[dict]:

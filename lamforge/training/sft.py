@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from transformers import TrainingArguments
 from trl import SFTConfig, SFTTrainer
 
 from lamforge.training.rows import IGNORE, count_target_tokens
@@ -46,6 +47,24 @@ class LamSFTConfig(SFTConfig):
             self.dataloader_num_workers = 0
         self.report_to = [] if self.report_to in (None, "none", ["none"]) else self.report_to
         self.dataset_kwargs = {**(self.dataset_kwargs or {}), "skip_prepare_dataset": True}
+        super().__post_init__()
+
+
+@dataclass
+class RowTrainingArguments(TrainingArguments):
+    """transformers' TrainingArguments for the trainers over whole rows of unequal length (reward
+    model, offline PPO): one row per device step, accumulated instead of padded; CPU-safe defaults."""
+
+    max_length: int = field(default=2048, metadata={"help": "Rows longer than this are cut (their late steps drop)."})
+    threads: int = field(default=2, metadata={"help": "torch threads on CPU."})
+
+    def __post_init__(self):
+        if not (torch.cuda.is_available() and not self.use_cpu):
+            self.bf16, self.fp16, self.use_cpu = False, False, True
+            self.dataloader_num_workers = 0
+        self.report_to = [] if self.report_to in (None, "none", ["none"]) else self.report_to
+        self.remove_unused_columns = False
+        self.per_device_train_batch_size = 1  # rows differ in length; accumulate instead of padding
         super().__post_init__()
 
 
