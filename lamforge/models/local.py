@@ -68,8 +68,15 @@ def default_gguf_path() -> Path:
 
 
 def _source_stamp(gguf: Path) -> dict[str, Any]:
-    st = gguf.stat()
-    return {"gguf": str(gguf.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    """What the cache was converted from, by content: the same package installed in two virtual
+    environments (a checkout's and CI's) is one model and must not make them convert in turn."""
+    size = gguf.stat().st_size
+    digest = hashlib.sha256()
+    with gguf.open("rb") as f:
+        digest.update(f.read(1 << 20))  # the header and metadata, then the last tensors
+        f.seek(max(0, size - (1 << 20)))
+        digest.update(f.read(1 << 20))
+    return {"file": gguf.name, "size": size, "sha256_head_tail": digest.hexdigest()}
 
 
 def _cache_is_valid(folder: Path, gguf: Path) -> bool:
