@@ -70,6 +70,15 @@ def test_recipe_rejects_unknown_fields(tiny_model_dir, run_dir):
         run_phase(1, recipe(tiny_model_dir, "phase1.learning_rat=0.1"), run_dir / "other", progress=False)
 
 
+def test_set_reads_exponents_as_numbers():
+    """`--set phase3.learning_rate=2e-5` (YAML would keep it a string and the optimizer would crash)."""
+    from lamforge.training.recipe import load_recipe
+
+    rec = load_recipe("quick", ["phase3.learning_rate=2e-5", "phase2.num_train_epochs=3", "phase1.report_to=none"])
+    assert rec["phase3"]["learning_rate"] == 2e-5
+    assert rec["phase2"]["num_train_epochs"] == 3 and rec["phase1"]["report_to"] == "none"
+
+
 def test_killed_phase_resumes_from_its_checkpoint(run_dir, tiny_model_dir, tmp_path):
     run = tmp_path / "run"
     run.mkdir()

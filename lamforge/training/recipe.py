@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,17 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[s
         if not eq or "." not in key:
             raise RecipeError(f"--set takes section.key=value, got {item!r}")
         section, field = key.split(".", 1)
-        recipe.setdefault(section, {})[field] = yaml.safe_load(value)
+        recipe.setdefault(section, {})[field] = _value(value)
     return recipe
+
+
+def _value(text: str) -> Any:
+    """A --set value as YAML, except that 2e-5 is a number: YAML 1.1 reads exponents without a dot
+    as strings, and a learning rate given as a string fails deep inside the optimizer."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
+        return float(value)
+    return value
 
 
 def build_config(cls, section: dict[str, Any], **fixed: Any):
