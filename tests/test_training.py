@@ -116,7 +116,7 @@ def test_killed_phase_resumes_from_its_checkpoint(run_dir, tiny_model_dir, tmp_p
 
 PHASE34 = ["data.explore_tasks=3", "data.explore_fresh=0", "data.explore_attempts=2", "data.explore_max_steps=3", "data.explore_workers=1",
            "data.replay=4", "data.reward_trajectories=4", "data.ppo_trajectories=4", "data.kto_examples=8",
-           "phase3.learning_rate=0.003", "phase3.freeze_layers=0", "phase3.logging_steps=1",
+           "phase3.learning_rate=0.003", "phase3.warmup_steps=0", "phase3.freeze_layers=0", "phase3.logging_steps=1",
            "phase3.num_train_epochs=3", "phase4_reward.logging_steps=1", "phase4_reward.learning_rate=0.003",
            "phase4_reward.num_train_epochs=3", "phase4_reward.lora_layers=0", "phase4_ppo.logging_steps=1",
            "phase4_ppo.gradient_accumulation_steps=2", "phase4_ppo.learning_rate=0.001", "phase4_ppo.freeze_layers=0",
