@@ -105,10 +105,9 @@ class ReactAgent(Agent):
             from lamforge.models.decoding import Decoder
 
             self._decoder = Decoder(self.backend.model, self.backend.tokenizer, prefix_cache=self.prefix_cache)
-        tok = self.backend.tokenizer
-        ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
-        if not isinstance(ids, list):  # some tokenizers return a BatchEncoding
-            ids = list(ids["input_ids"])
+        from lamforge.models.decoding import prompt_ids
+
+        ids = prompt_ids(self.backend.tokenizer, messages)
         result = self._decoder.generate(ids, grammar=grammar, max_new_tokens=max_tokens, stop=stop,
                                         temperature=temperature, generator=self._generator)
         for k in ("chosen_tokens", "new_tokens", "prompt_tokens", "reused_tokens"):

@@ -18,7 +18,12 @@ from __future__ import annotations
 import torch
 
 from lamforge.core.errors import DecodingError
-from lamforge.models.decoding import _accepts_and_ends, stop_token_ids
+from lamforge.models.decoding import (
+    close_after_budget,
+    grammar_compiler,
+    stop_token_ids,
+    vocab_size,
+)
 
 
 class _Row:
@@ -48,11 +53,9 @@ def generate_constrained_batch(model, tokenizer, prompts: list[list[int]], gramm
         raise ValueError("one grammar per prompt")
     if not prompts:
         return []
-    vocab = max(getattr(model.config, "vocab_size", len(tokenizer)), len(tokenizer))
     stops = stop_token_ids(tokenizer)
     if compiler is None:
-        info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab, stop_token_ids=stops)
-        compiler = xgr.GrammarCompiler(info)
+        compiler = grammar_compiler(model, tokenizer)
     compiled: dict[str, object] = {}
     rows = []
     for g in grammars:
@@ -68,7 +71,7 @@ def generate_constrained_batch(model, tokenizer, prompts: list[list[int]], gramm
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
     cache, logits = out.past_key_values, out.logits[:, -1].float()
     next_pos = positions[:, -1] + 1
-    bitmask = xgr.allocate_token_bitmask(len(rows), vocab)
+    bitmask = xgr.allocate_token_bitmask(len(rows), vocab_size(model, tokenizer))
 
     while not all(r.done for r in rows):
         feed = [pad] * len(rows)
@@ -110,10 +113,7 @@ def _next_token(r: _Row, logits: torch.Tensor, bitmask, i: int, tokenizer, stops
         r.queue = tokenizer.encode(forced, add_special_tokens=False)
         return r.queue.pop(0) if r.queue else _next_token(r, logits, bitmask, i, tokenizer, stops)
     if r.chosen >= r.max_new_tokens:
-        closer = next((c for c in ('")', ")", '"', "") if _accepts_and_ends(r.matcher, c)), None)
-        if closer is None:
-            raise DecodingError("the action grammar cannot be closed after the token budget")
-        r.pieces.append(closer)
+        r.pieces.append(close_after_budget(r.matcher))
         return None
     r.matcher.fill_next_token_bitmask(bitmask, i)
     row = logits.unsqueeze(0).clone()

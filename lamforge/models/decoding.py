@@ -46,8 +46,7 @@ class Decoder:
         self._shelf: list[tuple[list[int], object]] = []  # other recent (ids, cache) states
         self._compiler = None
         self._grammars: dict[str, object] = {}
-        vocab = getattr(model.config, "vocab_size", len(tokenizer))
-        self.vocab_size = max(vocab, len(tokenizer))
+        self.vocab_size = vocab_size(model, tokenizer)
         self.stop_ids = stop_token_ids(tokenizer)
 
     # --- model calls -----------------------------------------------------------------------
@@ -102,12 +101,8 @@ class Decoder:
 
     # --- grammar -----------------------------------------------------------------------------
     def _compiled(self, grammar: str):
-        import xgrammar as xgr
-
         if self._compiler is None:
-            info = xgr.TokenizerInfo.from_huggingface(self.tok, vocab_size=self.vocab_size,
-                                                      stop_token_ids=self.stop_ids)
-            self._compiler = xgr.GrammarCompiler(info)
+            self._compiler = grammar_compiler(self.model, self.tok)
         if grammar not in self._grammars:
             if len(self._grammars) > 256:
                 self._grammars.clear()
@@ -161,11 +156,7 @@ class Decoder:
                 logits = self._feed(ids)
                 continue
             if chosen >= max_new_tokens:
-                # a free-text argument ran too long: close it the way the grammar allows
-                closer = next((c for c in ('")', ")", '"', "") if _accepts_and_ends(matcher, c)), None)
-                if closer is None:
-                    raise DecodingError("the action grammar cannot be closed after the token budget")
-                pieces.append(closer)
+                pieces.append(close_after_budget(matcher))
                 break
             matcher.fill_next_token_bitmask(bitmask)
             row = logits.unsqueeze(0)
@@ -181,6 +172,35 @@ class Decoder:
             pieces.append(self.tok.decode([token]))
             logits = self._feed([token])
         return "".join(pieces), chosen, entropy
+
+
+def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """The token ids of ``messages`` in the chat template, ending where the assistant's reply starts."""
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+    return ids if isinstance(ids, list) else list(ids["input_ids"])  # some tokenizers return a BatchEncoding
+
+
+def vocab_size(model, tokenizer) -> int:
+    """Rows of the logits (the model may pad its vocabulary beyond the tokenizer's)."""
+    return max(getattr(model.config, "vocab_size", len(tokenizer)), len(tokenizer))
+
+
+def grammar_compiler(model, tokenizer):
+    """An xgrammar compiler for ``tokenizer``'s vocabulary, with the reply's stop tokens."""
+    import xgrammar as xgr
+
+    info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size(model, tokenizer),
+                                              stop_token_ids=stop_token_ids(tokenizer))
+    return xgr.GrammarCompiler(info)
+
+
+def close_after_budget(matcher) -> str:
+    """A free-text argument ran past the token budget: the text that closes it the way the grammar
+    allows (accepted into ``matcher``), or DecodingError when nothing can."""
+    closer = next((c for c in ('")', ")", '"', "") if _accepts_and_ends(matcher, c)), None)
+    if closer is None:
+        raise DecodingError("the action grammar cannot be closed after the token budget")
+    return closer
 
 
 def stop_token_ids(tokenizer) -> list[int]:

@@ -189,23 +189,17 @@ def _constrained(backend, questions: list[Question], batch_size: int, max_tokens
                  progress: Callable[[int], None] | None) -> list[str]:
     """Greedy decoding under each question's calls grammar, ``batch_size`` questions at a time
     (grouped by prompt length so little of a batch is padding)."""
-    import xgrammar as xgr
-
     from lamforge.models.batch_decoding import generate_constrained_batch
-    from lamforge.models.decoding import stop_token_ids
+    from lamforge.models.decoding import grammar_compiler, prompt_ids
 
     tok = backend.tokenizer
-    vocab = max(getattr(backend.model.config, "vocab_size", len(tok)), len(tok))
-    compiler = xgr.GrammarCompiler(xgr.TokenizerInfo.from_huggingface(tok, vocab_size=vocab,
-                                                                      stop_token_ids=stop_token_ids(tok)))
+    compiler = grammar_compiler(backend.model, tok)  # shared by every batch
     texts = [""] * len(questions)  # a question whose functions we cannot read is answered wrong
     jobs = []
     for i, q in enumerate(questions):
         if not q.specs:
             continue
-        ids = tok.apply_chat_template(tool_messages(q.specs, q.turns), add_generation_prompt=True, tokenize=True,
-                                      return_dict=False)
-        ids = ids if isinstance(ids, list) else list(ids["input_ids"])
+        ids = prompt_ids(tok, tool_messages(q.specs, q.turns))
         jobs.append((i, ids, calls_grammar(ActionSet(q.specs), max_calls=MAX_CALLS)))
     progress and progress(len(questions) - len(jobs))
     jobs.sort(key=lambda job: len(job[1]))

@@ -63,10 +63,8 @@ def verified_examples(data: Path) -> list[Trajectory]:
 def train_tool_calls(recipe: dict, data: Path, out: Path, *, env: str = "service", base_model: str | None = None,
                      register_as: str | None = None, limit_examples: int | None = None) -> dict:
     """Fine-tune on the verified examples in ``data``; the model lands in OUT/model."""
-    import json
-
     from lamforge.envs import action_set_of
-    from lamforge.training.phases import _done, model_dir
+    from lamforge.training.phases import _done, _finish, model_dir
     from lamforge.training.recipe import build_config
     from lamforge.training.sft import LamSFTConfig, load_for_training, train_sft
 
@@ -81,9 +79,5 @@ def train_tool_calls(recipe: dict, data: Path, out: Path, *, env: str = "service
     config = build_config(LamSFTConfig, section, output_dir=str(Path(out) / "checkpoints"))
     summary = {"phase": "tool_calls", "start": start, "examples": len(examples), "no_call_share": no_call_share,
                **train_sft(config, start, rows, out, model=model, tokenizer=tokenizer)}
-    (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2))
-    if register_as:
-        from lamforge.models.registry import register
-
-        register(register_as, Path(out) / "model", {"phase": "tool-calls", "data": str(data), "env": env})
-    return summary
+    # the same summary file and registry entry as a phase's (the data folder stands for the run)
+    return _finish(Path(out), summary, Path(data), env, register_as)
