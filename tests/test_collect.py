@@ -87,13 +87,35 @@ def test_bad_task_file_names_file_and_line(tmp_path):
 
 
 def test_corrupt_store_is_reported_by_data_stats(tmp_path):
+    import re
+    import shutil
+
     out = tmp_path / "data"
     assert collect(out, 4).wait(timeout=120) == 0
-    lines = (out / "records.jsonl").read_text().splitlines()
-    lines[1] = lines[1][:50] + "GARBAGE" + lines[1][50:]
-    (out / "records.jsonl").write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([*LAMFORGE, "data", "stats", str(out)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode != 0 and "records.jsonl:2" in proc.stderr
+    clean = (out / "records.jsonl").read_text().splitlines()
+
+    def stats_of(lines: list[str], name: str) -> subprocess.CompletedProcess:
+        folder = tmp_path / name
+        shutil.copytree(out, folder)
+        (folder / "records.jsonl").write_text("\n".join(lines) + "\n")
+        return subprocess.run([*LAMFORGE, "data", "stats", str(folder), "--json"], capture_output=True, text=True,
+                              timeout=60)
+
+    number = re.search(r'"index":(\d)', clean[1])
+    assert number is not None
+    damaged = {
+        "string": clean[1][:50] + "GARBAGE" + clean[1][50:],  # still valid JSON: only the checksum tells
+        "number": clean[1][:number.start(1)] + str((int(number[1]) + 1) % 10) + clean[1][number.end(1):],
+        "structure": clean[1].replace(",", " ", 1),
+    }
+    for name, line in damaged.items():
+        proc = stats_of([clean[0], line, *clean[2:]], name)
+        assert proc.returncode != 0 and "records.jsonl:2" in proc.stderr, (name, proc.stderr)
+    # a torn last line is not damage: it is left out, and said so with its file and line
+    proc = stats_of([*clean[:3], clean[3][: len(clean[3]) // 2]], "torn")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["trajectories"] == 3
+    assert "records.jsonl:4" in proc.stderr
 
 
 def test_collect_plans_from_the_manual(tmp_path):

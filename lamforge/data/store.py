@@ -20,10 +20,25 @@ Durability: a record is one line written with a single ``write`` of the whole li
 N-1 records on a power cut, never of corrupting the file). The key index is rebuilt from the file
 on open, so there is nothing else to keep consistent.
 
+Integrity: every line carries a CRC32 of the record's own JSON, written as the line's first field,
+``{"_crc32":"1a2b3c4d","task_id":...}`` (still one JSON object per line, readable with ``json.loads``).
+The checksum covers every byte of the record, so a changed byte anywhere (in the structure, inside a
+string, in a number) is detected on open and on every read, and raises
+:class:`~lamforge.core.errors.TaskFileError` naming the file and line: damaged data is never used
+silently. CRC32 catches every change of up to 4 consecutive bytes and any other change but for odds of
+1 in 4 billion; it guards against damage, not against someone forging records. ``store.json`` marks a
+store whose lines all carry checksums, so a line that lost its checksum is damage too.
+
+Stores written before checksums (no ``store.json``, no line with a checksum) are still read, with a
+warning that a changed value cannot be detected in them; the first writer to open one (``collect
+--resume`` for example) rewrites it in place with checksums (atomically: a temporary file renamed over
+the old one), and from then on it is checked like any other.
+
 Recovery on open: a torn last line (the writer was killed mid-write: no trailing newline, or not
-JSON) is cut off and kept in ``records.jsonl.torn``; bad JSON or a record failing validation on any
-other line raises :class:`~lamforge.core.errors.TaskFileError` naming the file and line, because
-that is damage, not an interrupted write, and dropping it silently would hide lost data.
+JSON) is cut off and kept in ``records.jsonl.torn``, with a warning naming the file and line; a line
+whose checksum does not match, bad JSON on any other line, or a record failing validation raises
+:class:`~lamforge.core.errors.TaskFileError` naming the file and line, because that is damage, not an
+interrupted write, and dropping it silently would hide lost data.
 
 One writer at a time: a writer holds ``fcntl.flock`` on ``store.lock``; a second writer gets
 :class:`StoreLocked`. The kernel drops the lock when the holder dies, even on SIGKILL. A
@@ -33,7 +48,10 @@ One writer at a time: a writer holds ``fcntl.flock`` on ``store.lock``; a second
 from __future__ import annotations
 
 import fcntl
+import json
+import logging
 import os
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -48,6 +66,17 @@ M = TypeVar("M", bound=BaseModel)
 RECORDS = "records.jsonl"
 TORN = RECORDS + ".torn"
 LOCK = "store.lock"
+MARKER = "store.json"  # present: every line of records.jsonl carries a checksum
+UPGRADE = RECORDS + ".upgrade"  # the rewrite of a store written before checksums, renamed over it
+
+log = logging.getLogger(__name__)
+
+_HEAD = b'{"_crc32":"'  # every stored line starts with this, 8 hex digits and a closing quote
+_HEX = frozenset(b"0123456789abcdef")
+_MARKER_TEXT = json.dumps({"format": "lamforge-records", "version": 2, "checksum": "crc32",
+                           "note": "every line of records.jsonl starts with the CRC32 of the record's JSON"},
+                          indent=2) + "\n"
+_warned_legacy: set[str] = set()
 
 
 class StoreLocked(LamforgeError):
@@ -56,6 +85,32 @@ class StoreLocked(LamforgeError):
 
 class StoreReadOnly(LamforgeError):
     pass
+
+
+def seal(body: bytes) -> bytes:
+    """The stored line of a record's JSON object ``body``: its CRC32 as the first field, then the
+    record's own fields, then a newline."""
+    if not (body.startswith(b"{") and body.endswith(b"}")):
+        raise ValueError("a record must be one JSON object")
+    rest = body[1:]
+    return _HEAD + b"%08x" % zlib.crc32(body) + b'"' + (b"" if rest == b"}" else b",") + rest + b"\n"
+
+
+def unseal(line: bytes) -> tuple[bytes | None, str]:
+    """``(record JSON, "")`` for an intact stored line (without its newline); ``(None, why)`` for a
+    line that has no checksum or whose checksum does not match its content."""
+    crc, tail = line[len(_HEAD):len(_HEAD) + 8], line[len(_HEAD) + 8:]
+    if not line.startswith(_HEAD) or len(crc) != 8 or not _HEX.issuperset(crc) or not tail.startswith(b'"'):
+        return None, "missing"
+    if tail == b'"}':
+        body = b"{}"
+    elif tail.startswith(b'",'):
+        body = b"{" + tail[2:]
+    else:
+        return None, "missing"
+    if b"%08x" % zlib.crc32(body) != crc:
+        return None, "mismatch"
+    return body, ""
 
 
 def default_key(model: type[BaseModel]) -> Callable[[Any], str]:
@@ -83,13 +138,18 @@ class RecordStore(Generic[M]):
         self.sync_every = sync_every
         self.readonly = readonly
         self._offsets: dict[str, int] = {}  # key -> byte offset of its line, in file order
+        self._line_of: dict[str, int] = {}  # key -> its line number (for messages)
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._unsynced = 0
+        self.torn_line: int | None = None  # line number of a torn last line seen on open
         if readonly:
             if not self.file.exists():
                 raise TaskFileError(self.file, None, "no such record store")
+            self.checksummed = self._is_checksummed()
             self._size = self._scan(recover=False)
+            if not self.checksummed and self._offsets:
+                self._warn_legacy()
             return
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock()
@@ -98,7 +158,15 @@ class RecordStore(Generic[M]):
             self._fd = os.open(self.file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             if created:
                 _fsync_dir(self.path)  # the new file's directory entry must survive a power cut
+            self.checksummed = self._is_checksummed()
             self._size = self._scan(recover=True)
+            if not self.checksummed:
+                if self._size:
+                    self._upgrade()
+                _write_marker(self.path)
+                self.checksummed = True
+            elif not (self.path / MARKER).is_file():
+                _write_marker(self.path)  # every line is sealed but the marker was lost
         except BaseException:
             self.close()
             raise
@@ -119,14 +187,14 @@ class RecordStore(Generic[M]):
         return list(self._offsets)
 
     def __iter__(self) -> Iterator[M]:
-        """Every stored record, validated, in file order (up to the size seen by this store)."""
+        """Every stored record, verified and validated, in file order (up to the size seen on open)."""
         with self.file.open("rb") as f:
             remaining = self._size
-            for raw in f:
+            for n, raw in enumerate(f, 1):
                 if remaining <= 0:
                     break
                 remaining -= len(raw)
-                yield self.model.model_validate_json(raw)
+                yield self._record(raw, n)
 
     def get(self, key: object) -> M | None:
         offset = self._offsets.get(str(key))
@@ -134,7 +202,7 @@ class RecordStore(Generic[M]):
             return None
         with self.file.open("rb") as f:
             f.seek(offset)
-            return self.model.model_validate_json(f.readline())
+            return self._record(f.readline(), self._line_of[str(key)])
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -147,7 +215,7 @@ class RecordStore(Generic[M]):
         key = str(self.key_fn(record))
         if key in self._offsets:
             return False
-        line = (record.model_dump_json() + "\n").encode("utf-8")
+        line = seal(record.model_dump_json().encode("utf-8"))
         try:
             written = os.write(self._fd, line)
             while written < len(line):  # a short write only happens on errors such as a full disk
@@ -157,6 +225,7 @@ class RecordStore(Generic[M]):
             os.ftruncate(self._fd, self._size)
             raise
         self._offsets[key] = self._size
+        self._line_of[key] = len(self._offsets)
         self._size += len(line)
         self._unsynced += 1
         if self._unsynced >= self.sync_every:
@@ -212,6 +281,36 @@ class RecordStore(Generic[M]):
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
 
+    def _is_checksummed(self) -> bool:
+        """True for a store whose every line must carry a checksum: it has the marker, or (the marker
+        lost) any line has one. False only for a store written before checksums."""
+        if (self.path / MARKER).is_file():
+            return True
+        with self.file.open("rb") as f:
+            return any(line.startswith(_HEAD) for line in f)
+
+    def _body(self, raw: bytes, n: int) -> bytes:
+        """The record JSON of stored line ``n`` (with its newline); damage raises TaskFileError."""
+        if not self.checksummed:
+            return raw
+        body, problem = unseal(raw.removesuffix(b"\n"))
+        if body is not None:
+            return body
+        if problem == "mismatch":
+            raise TaskFileError(self.file, n, "checksum mismatch: the record changed after it was written; the "
+                                              "store is damaged (restore it, or delete this line and collect "
+                                              "its task again with --resume)")
+        raise TaskFileError(self.file, n, "no checksum on this line, where every line of this store has one; "
+                                          "the store is damaged")
+
+    def _record(self, raw: bytes, n: int) -> M:
+        body = self._body(raw, n)
+        try:
+            return self.model.model_validate_json(body)
+        except ValidationError as e:
+            what = "not JSON" if _is_json_error(e) else f"not a valid {self.model.__name__}"
+            raise TaskFileError(self.file, n, f"{what}: {_brief(e)}; the store is damaged") from None
+
     def _scan(self, *, recover: bool) -> int:
         """Rebuild the key index; returns the byte length of the valid part of the file."""
         offset, torn_from = 0, None
@@ -220,26 +319,39 @@ class RecordStore(Generic[M]):
             n = 0
             while ahead:
                 raw, ahead, n = ahead, f.readline(), n + 1  # one line of look-ahead: is raw the last?
-                if not raw.endswith(b"\n"):
-                    torn_from = offset  # only the last line can lack its newline
+                if not raw.endswith(b"\n") or (not ahead and not _is_json(raw)):
+                    # no newline (only the last line can lack one), or a whole last line that is not
+                    # even JSON: a write cut short by a crash, unless it holds the start of a second
+                    # record (a lost newline joined two lines: damage, and the second may be intact)
+                    if self.checksummed and raw.find(_HEAD, 1) != -1:
+                        raise TaskFileError(self.file, n, "two records on one line (a newline is missing); "
+                                                          "the store is damaged")
+                    torn_from = offset
                     break
                 try:
-                    record = self.model.model_validate_json(raw)
+                    body = self._body(raw, n)
+                    record = self.model.model_validate_json(body)
                 except ValidationError as e:
-                    if not _is_json_error(e):
-                        raise TaskFileError(self.file, n, f"not a valid {self.model.__name__}: {_brief(e)}") from None
-                    if not ahead:
-                        torn_from = offset  # a whole line but not JSON: a write cut short by a crash
-                        break
-                    raise TaskFileError(self.file, n, f"not JSON ({_brief(e)}); the store is damaged") from None
+                    if _is_json_error(e):
+                        raise TaskFileError(self.file, n, f"not JSON ({_brief(e)}); the store is damaged") from None
+                    raise TaskFileError(self.file, n, f"not a valid {self.model.__name__}: {_brief(e)}") from None
                 key = str(self.key_fn(record))
                 if key in self._offsets:
                     raise TaskFileError(self.file, n, f"duplicate key {key!r}; the store is damaged")
                 self._offsets[key] = offset
+                self._line_of[key] = n
                 offset += len(raw)
-            if torn_from is not None and recover:
+            if torn_from is not None:
+                self.torn_line = n
                 f.seek(torn_from)
-                self._cut(f.read(), torn_from)
+                torn = f.read()
+                if recover:
+                    self._cut(torn, torn_from)
+                    log.warning("%s:%d: torn last line (%d bytes, a write cut short by a crash) moved to %s",
+                                self.file, n, len(torn), self.path / TORN)
+                else:
+                    log.warning("%s:%d: last line is incomplete (being written, or torn by a crash): not read",
+                                self.file, n)
         return offset
 
     def _cut(self, torn: bytes, at: int) -> None:
@@ -250,6 +362,58 @@ class RecordStore(Generic[M]):
         assert self._fd is not None
         os.ftruncate(self._fd, at)
         os.fsync(self._fd)
+
+    def _upgrade(self) -> None:
+        """Rewrite a store written before checksums with a checksum on every line (temporary file,
+        fsync, rename: a crash leaves either the old file or the new one)."""
+        tmp = self.path / UPGRADE
+        with self.file.open("rb") as src, tmp.open("wb") as dst:
+            remaining = self._size
+            for raw in src:
+                if remaining <= 0:
+                    break
+                remaining -= len(raw)
+                body = raw.rstrip(b"\r\n")
+                if not (body.startswith(b"{") and body.endswith(b"}")):
+                    body = self.model.model_validate_json(body).model_dump_json().encode("utf-8")
+                dst.write(seal(body))
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, self.file)
+        _fsync_dir(self.path)
+        assert self._fd is not None
+        os.close(self._fd)
+        self._fd = os.open(self.file, os.O_WRONLY | os.O_APPEND, 0o644)
+        self._offsets.clear()
+        self._line_of.clear()
+        self.checksummed = True
+        self._size = self._scan(recover=False)
+        log.warning("%s: written before checksums; rewritten with a checksum on every line (%d records)",
+                    self.file, len(self))
+
+    def _warn_legacy(self) -> None:
+        if str(self.file) not in _warned_legacy:
+            _warned_legacy.add(str(self.file))
+            log.warning("%s: written before checksums, so a changed value cannot be detected; opening it to "
+                        "write (e.g. collect --resume) adds them", self.file)
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def _write_marker(path: Path) -> None:
+    tmp = path / (MARKER + ".tmp")
+    with tmp.open("w") as f:
+        f.write(_MARKER_TEXT)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path / MARKER)
+    _fsync_dir(path)
 
 
 def _is_json_error(error: ValidationError) -> bool:
