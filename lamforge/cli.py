@@ -279,6 +279,57 @@ def _ask(question: str) -> str:
     return typer.prompt(question)
 
 
+# Every integer option of every command is a count (tasks, steps, workers, seeds per family, a limit...)
+# and must be at least 1, except these, each with the range it does take. A new integer option is a
+# count unless it is named here; tests/test_cli_options.py walks the whole command tree to hold that.
+NOT_COUNTS: dict[str, tuple[int | None, int | None]] = {
+    "seed": (None, None),          # a random seed: any integer
+    "port": (0, 65535),            # 0: any free port
+    "evolve_rounds": (0, None),    # 0: no evolution
+    "instantiate": (0, None),      # 0: bind no pairs
+    "freeze": (0, None),           # layers frozen: 0 trains them all
+}
+
+
+def _commands(group: typer.Typer):
+    for command in group.registered_commands:
+        yield command.callback
+    if group.registered_callback is not None:
+        yield group.registered_callback.callback
+    for sub in group.registered_groups:
+        yield from _commands(sub.typer_instance)
+
+
+def require_positive_counts(group: typer.Typer) -> None:
+    """Give every integer option in ``group``'s command tree its range: at least 1 for counts (typer
+    then refuses ``--n -5`` with a message naming the option, before the command runs), the range in
+    ``NOT_COUNTS`` for the rest. One place for every command, so none can forget."""
+    import inspect
+    import typing
+
+    for callback in _commands(group):
+        if callback is None:
+            continue
+        hints = typing.get_type_hints(callback)
+        for name, param in inspect.signature(callback).parameters.items():
+            info = param.default
+            if not isinstance(info, typer.models.ParameterInfo) or int not in _int_types(hints.get(name)):
+                continue
+            if info.min is not None or info.max is not None:
+                continue  # the command set its own range
+            info.min, info.max = NOT_COUNTS.get(name, (1, None))
+
+
+def _int_types(annotation) -> tuple:
+    import typing
+
+    args = typing.get_args(annotation) or (annotation,)
+    return tuple(a for a in args if a is int)
+
+
+require_positive_counts(app)
+
+
 def main() -> None:
     import signal
 
