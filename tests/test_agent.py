@@ -47,12 +47,27 @@ def test_parser_rejects_bad_lines(text, error):
 
 
 def test_grammar_offers_only_controls_on_screen_of_fitting_type():
+    import xgrammar as xgr
+    from xgrammar.testing import _is_grammar_accept_string
+
     env = make("office").unwrapped
     obs, _ = env.reset(seed=0)
-    grammar = action_grammar(obs, OFFICE_ACTIONS)
-    combos = [c.label for c in obs.controls if c.type == "ComboBox"]
-    line = next(ln for ln in grammar.splitlines() if ln.startswith("c_select_option"))
-    assert sorted(int(x.strip(' "')) for x in line.split("::=")[1].split("|")) == combos
+    grammar = xgr.Grammar.from_ebnf(action_grammar(obs, OFFICE_ACTIONS))
+    accepts = lambda text: _is_grammar_accept_string(grammar, text)
+    combos = {c.label: c for c in obs.controls if c.type == "ComboBox"}
+    others = [c.label for c in obs.controls if c.type != "ComboBox"]
+    assert combos and others
+    for label, combo in combos.items():
+        assert combo.options and all(accepts(f'select_option(control={label}, option="{o}")') for o in combo.options)
+        assert accepts(f'select_option(control={label}, option="{combo.options[0]}") FINISH')
+    # an option of another drop-down, or one no drop-down lists, is never decoded (a fresh forge chose
+    # a highlight colour for Font Size and option='inner')
+    font_size = next(c for c in combos.values() if c.name == "Font Size")
+    assert not accepts(f'select_option(control={font_size.label}, option="Yellow")')
+    assert not accepts(f'select_option(control={font_size.label}, option="inner")')
+    assert not accepts(f'select_option(control={others[0]}, option="Yellow")')
+    assert not accepts("select_option(control=999, option=\"Yellow\")")
+    assert accepts(f"click(control={others[0]})") and accepts('select_text(text="any phrase") FINISH')
 
 
 def test_random_model_under_constrained_decoding_only_emits_valid_actions(tiny_backend):

@@ -105,7 +105,7 @@ def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: li
     by its assistant turn (a training row)."""
     p = prompts or load_prompts()
     app = APP_NAMES.get(env_id, "the application")
-    messages = [{"role": "system", "content": p.system.format(app=app, actions=action_set.prompt_text())}]
+    messages = [{"role": "system", "content": p.system.format(app=app, actions=action_set.signatures())}]
     tracker = ScreenTracker()
     screens = [s.observation for s in steps] + ([observation] if observation is not None else [])
     plans = [s.plan for s in steps] + [plan]

@@ -41,6 +41,9 @@ class Param(BaseModel):
     description: str = ""
     required: bool = True
     enum: list[Any] | None = None
+    from_control: bool = Field(
+        default=False, description="The value is one of the options the targeted control lists "
+        "(Control.options); constrained decoding offers only those.")
     schema_extra: dict[str, Any] | None = Field(
         default=None, description="Further JSON Schema keywords of the value (items, properties, "
         "required, default, minimum, ...); validated on coerce.")
@@ -137,6 +140,11 @@ class ActionSpec(BaseModel):
         )
         return f"{self.name}({sig}) - {self.description}"
 
+    def signature(self) -> str:
+        """The call's shape alone, e.g. ``set_text(control, text)``: what the agent's system prompt
+        shows (the grammar enforces types and labels, so the long form only costs tokens)."""
+        return f"{self.name}({', '.join(p.name if p.required else p.name + '?' for p in self.all_params())})"
+
     def tool_schema(self) -> dict[str, Any]:
         params = self.all_params()
         return {
@@ -196,6 +204,9 @@ class ActionSet:
 
     def prompt_text(self) -> str:
         return "\n".join(s.prompt_text() for s in self.specs.values())
+
+    def signatures(self) -> str:
+        return "; ".join(s.signature() for s in self.specs.values())
 
     def tool_schemas(self) -> list[dict[str, Any]]:
         return [s.tool_schema() for s in self.specs.values()]

@@ -194,25 +194,50 @@ def _ebnf_str(s: str) -> str:
     return json.dumps(s)
 
 
-def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str, list[int]]) -> str | None:
+def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str, list[int]],
+               options: dict[int, list[str]] | None = None) -> str | None:
     """Add the rules of one call ``name(arg=value, ...)`` (arguments in declared order, each optional
     one may be left out) and return its rule name; None when no control on screen fits it.
     The argument list is a chain of 2 rules per parameter ("nothing written yet" / "something
-    written", for the commas), so its size grows linearly with the number of optional parameters."""
+    written", for the commas), so its size grows linearly with the number of optional parameters.
+    A first parameter marked ``from_control`` is bound to its control: each label is followed only
+    by the options that control lists (``options``; a control that lists none takes any value)."""
     head = None
+    params = spec.params
     if spec.targets_control:
         types = spec.control_types or tuple(labels_by_type)
         labels = sorted({lb for t in types for lb in labels_by_type.get(t, [])})
         if not labels:
             return None  # nothing on screen this action could act on
+        if params and params[0].from_control:
+            p, opts = params[0], options or {}
+            alts = []
+            for lb in labels:
+                values = " | ".join(_ebnf_str(_literal(o)) for o in opts[lb]) if opts.get(lb) else _param_value(p)
+                alts.append(f'"{lb}, {p.name}=" ({values})')
+            rules[f"c_{spec.name}"] = " | ".join(alts)
+            params = params[1:]
+            head = f'"control=" c_{spec.name}'
+            chain = _arg_chain(spec.name, params, rules, first_comma=True)
+            rules[f"a_{spec.name}"] = f'"{spec.name}(" {head} {chain} ")"'
+            return f"a_{spec.name}"
         rules[f"c_{spec.name}"] = " | ".join(f'"{lb}"' for lb in labels)
         head = f'"control=" c_{spec.name}'
-    params = spec.params
+    if head:
+        args = f"{head} {_arg_chain(spec.name, params, rules, first_comma=True)}"
+    else:
+        args = _arg_chain(spec.name, params, rules, first_comma=False) if params else '""'
+    rules[f"a_{spec.name}"] = f'"{spec.name}(" {args} ")"'
+    return f"a_{spec.name}"
+
+
+def _arg_chain(name: str, params: list[Param], rules: dict[str, str], *, first_comma: bool) -> str:
+    """The rule for ``params`` in declared order; ``first_comma``: something was written before them
+    (a control), so even the first one starts with ", "."""
     # an action with only optional arguments and no control needs at least one argument
-    need_one = head is None and bool(params) and not any(p.required for p in params)
-    base = f"p_{spec.name}"
-    first_end, rest_end = (None if need_one else '""'), '""'
-    rest, first = rest_end, first_end
+    need_one = not first_comma and bool(params) and not any(p.required for p in params)
+    base = f"p_{name}"
+    rest, first = '""', (None if need_one else '""')
     for i in reversed(range(len(params))):
         p = params[i]
         piece = f'"{p.name}=" ({_param_value(p)})'
@@ -224,9 +249,7 @@ def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str
             first_rule = f"({take_first}) | {first}" if first is not None else take_first
         rules[f"{base}_{i}r"], rules[f"{base}_{i}f"] = rest_rule, first_rule
         rest, first = f"{base}_{i}r", f"{base}_{i}f"
-    args = f"{head} {rest}" if head else (first if params else '""')
-    rules[f"a_{spec.name}"] = f'"{spec.name}(" {args} ")"'
-    return f"a_{spec.name}"
+    return rest if first_comma else (first or '""')
 
 
 def _value_lines() -> list[str]:
@@ -240,10 +263,11 @@ def action_grammar(observation: Observation, action_set: ActionSet, *, allow_ask
     labels_by_type: dict[str, list[int]] = {}
     for c in observation.controls:
         labels_by_type.setdefault(c.type, []).append(c.label)
+    options = {c.label: c.options for c in observation.controls if c.options}
     rules: dict[str, str] = {}
     alternatives = ['"FINISH"', '"FAIL"']
     for spec in action_set:
-        rule = _call_rule(spec, rules, labels_by_type)
+        rule = _call_rule(spec, rules, labels_by_type, options)
         if rule:
             alternatives.append(f"{rule} status")
     if allow_ask:

@@ -75,6 +75,8 @@ class Control(BaseModel):
     name: str
     type: str
     value: str | None = None
+    options: list[str] | None = Field(default=None, description="A drop-down's options: the only values "
+                                      "select_option's grammar offers for it (not rendered: the value lists them).")
 
     def render(self) -> str:
         """Compact, e.g. ``[10] ComboBox Highlight: Yellow|Green`` (a small model reads every token)."""

@@ -11,7 +11,7 @@ OFFICE_ACTIONS = ActionSet([
                params=[Param(name="text", description="The new text.")]),
     ActionSpec(name="select_option", kind="gui", targets_control=True, control_types=("ComboBox",),
                description="Choose an option of a drop-down (combo box).",
-               params=[Param(name="option", description="One of the options the control lists.")]),
+               params=[Param(name="option", description="One of the options the control lists.", from_control=True)]),
     ActionSpec(name="type_keys", kind="gui",
                description="Type text at the cursor, or press keys: ctrl+b, ctrl+i, ctrl+u, ctrl+s, ctrl+x, ctrl+c, ctrl+v, delete, enter, escape.",
                params=[Param(name="keys", description="Text to type or a key combination.")]),

@@ -87,7 +87,8 @@ class OfficeApp:
             if key not in self._labels:
                 self._labels[key] = len(self._labels) + 1
                 self._keys[self._labels[key]] = key
-            controls.append(Control(label=self._labels[key], name=name, type=type_, value=value))
+            options = value.split("|") if type_ == "ComboBox" and value else None
+            controls.append(Control(label=self._labels[key], name=name, type=type_, value=value, options=options))
         return controls, self.summary()
 
     def _dialog_items(self):
