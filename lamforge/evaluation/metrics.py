@@ -265,6 +265,7 @@ def online_metrics(trajs: list[Trajectory]) -> dict[str, Any]:
         families[t.task.family].append(bool(t.outcome.success))
     return {
         "task_success_rate": _rate(len(successes), n),
+        "task_success_ci95": wilson_interval(len(successes), n),
         "mean_completion_s": _mean([t.seconds for t in trajs]),
         "mean_completion_s_success": _mean([t.seconds for t in successes]),
         "mean_steps": _mean([float(len(t.steps)) for t in trajs]),
@@ -275,6 +276,17 @@ def online_metrics(trajs: list[Trajectory]) -> dict[str, Any]:
         "failure_reasons": dict(Counter(t.outcome.reason or "unknown" for t in trajs if not t.outcome.success)),
         "counts": {"tasks": n, "steps": len(steps), "timed_steps": len(latencies)},
     }
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> list[float] | None:
+    """The 95% Wilson score interval of a success rate k/n: unlike the normal approximation it stays
+    inside [0, 1] and is honest at 0/n and n/n, where a small held-out set often lands."""
+    if not n:
+        return None
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -61,7 +61,7 @@ def _train_timed(trainer) -> list[float]:
 
 
 def measure(model_dir: Path, rows: list[dict], steps: int, freeze: int, targets_only: bool, lora_r: int,
-            tmp: Path) -> dict:
+            tmp: Path, batch: int = 1, share_prefix: bool = False) -> dict:
     from datasets import Dataset
 
     from lamforge.training.sft import (
@@ -78,14 +78,15 @@ def measure(model_dir: Path, rows: list[dict], steps: int, freeze: int, targets_
 
         model = get_peft_model(model, LoraConfig(r=lora_r, lora_alpha=32, target_modules="all-linear",
                                                  task_type="CAUSAL_LM"))
-    config = LamSFTConfig(output_dir=str(tmp), per_device_train_batch_size=1, max_steps=steps + 1,
+    config = LamSFTConfig(output_dir=str(tmp), per_device_train_batch_size=batch, max_steps=steps + 1,
                           learning_rate=1e-5, save_strategy="no", disable_tqdm=True, logging_steps=10**6,
-                          targets_only_head=targets_only, max_length=4096)
+                          targets_only_head=targets_only, max_length=4096, share_prefix=share_prefix)
     data = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
     trainer = LamSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
     times = _train_timed(trainer)
     lengths = [len(r["input_ids"]) for r in rows]
-    timed_tokens = sum(lengths[(i + 1) % len(rows)] for i in range(steps))  # step 0 is the warm-up
+    # step 0 is the warm-up; a step takes `batch` rows (unpadded tokens: what the data holds)
+    timed_tokens = sum(lengths[((i + 1) * batch + j) % len(rows)] for i in range(steps) for j in range(batch))
     seconds = sum(times[1:])
     return {"tokens_per_s": round(timed_tokens / seconds, 1), "seconds": round(seconds, 2), "steps": steps}
 
@@ -125,7 +126,7 @@ def bench_train_step(
     steps: int = typer.Option(4, help="Timed optimizer steps per variant (one row each)."),
     freeze: int = typer.Option(20, help="N of the freeze-N variants."),
     variants: str = typer.Option("trl-default,targets-only-head,freeze,targets-only-head+freeze,lora-r16,"
-                                 "kto,kto+labelled-head",
+                                 "kto,kto+labelled-head,targets-only-head+freeze+batch4,targets-only-head+freeze+batch4+shared-prefix",
                                  help="Comma-separated variants."),
     limit: int | None = typer.Option(None, help="Quick run: at most N timed steps per variant."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
@@ -142,10 +143,13 @@ def bench_train_step(
     folder = model_dir(model)
     from transformers import AutoTokenizer
 
-    rows, trajectories = _rows(AutoTokenizer.from_pretrained(str(folder)), steps + 1)
+    batch = 4  # of the batch4 variants: rows of 4 tasks, as the recipes train phases 2-3
+    rows, trajectories = _rows(AutoTokenizer.from_pretrained(str(folder)), (steps + 1) * batch)
     settings = {"trl-default": (0, False, 0), "targets-only-head": (0, True, 0), "freeze": (freeze, False, 0),
                 "targets-only-head+freeze": (freeze, True, 0), "lora-r16": (0, False, 16),
-                "kto": (freeze, False, None), "kto+labelled-head": (freeze, True, None)}
+                "kto": (freeze, False, None), "kto+labelled-head": (freeze, True, None),
+                "targets-only-head+freeze+batch4": (freeze, True, 0, batch, False),
+                "targets-only-head+freeze+batch4+shared-prefix": (freeze, True, 0, batch, True)}
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
     unknown = [v for v in chosen if v not in settings]
     if unknown:
@@ -154,11 +158,13 @@ def bench_train_step(
     with progress_bar() as bar, tempfile.TemporaryDirectory() as tmp:
         job = bar.add_task("variants", total=len(chosen))
         for name in chosen:
-            f, t, r = settings[name]
+            f, t, r, *batching = settings[name]
             if r is None:
-                results[name] = measure_kto(folder, trajectories, steps, f, t, Path(tmp))
+                results[name] = measure_kto(folder, trajectories[: steps + 1], steps, f, t, Path(tmp))
             else:
-                results[name] = measure(folder, rows, steps, f, t, r, Path(tmp))
+                b, share = batching or (1, False)
+                results[name] = measure(folder, rows if b > 1 else rows[: steps + 1], steps, f, t, r, Path(tmp),
+                                        batch=b, share_prefix=share)
             bar.update(job, advance=1)
     table = Table("variant", "tokens/s", "x TRL default", "timed s")
     for name, r in results.items():
@@ -166,8 +172,8 @@ def bench_train_step(
         base = results.get("kto" if name.startswith("kto") else "trl-default", {}).get("tokens_per_s")
         table.add_row(name.replace("freeze", f"freeze-{freeze}"), str(r["tokens_per_s"]),
                       f"{r['tokens_per_s'] / base:.2f}" if base else "-", str(r["seconds"]))
-    console.print(f"{model}: {steps} timed steps per variant, rows of {sum(len(x['input_ids']) for x in rows) // len(rows)}"
-                  " tokens on average")
+    console.print(f"{model}: {steps} timed steps per variant (batch4: {batch} rows a step), rows of "
+                  f"{sum(len(x['input_ids']) for x in rows) // len(rows)} tokens on average")
     console.print(table)
     if as_json:
         emit_json({"variants": {k: v["tokens_per_s"] for k, v in results.items()}, "freeze": freeze, "steps": steps})

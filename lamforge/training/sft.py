@@ -38,6 +38,9 @@ class LamSFTConfig(SFTConfig):
     lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 trains the (unfrozen) weights fully."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     threads: int = field(default=2, metadata={"help": "torch threads on CPU."})
+    share_prefix: bool = field(default=True, metadata={
+        "help": "Run the token prefix that all rows of a batch share (system prompt, the screen's fixed "
+                "controls) once per batch instead of once per row; same loss and gradients."})
 
     def __post_init__(self):
         on_gpu = torch.cuda.is_available() and not self.use_cpu
@@ -72,16 +75,49 @@ class LamSFTTrainer(SFTTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not self.args.targets_only_head:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        labels = inputs["labels"][:, 1:]
-        mask = labels != IGNORE
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        hidden = base.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                                    position_ids=inputs.get("position_ids"), use_cache=False).last_hidden_state
+        ids, attention = inputs["input_ids"], inputs.get("attention_mask")
+        p = shared_prefix(ids, inputs["labels"], attention) if self.args.share_prefix and ids.size(0) > 1 else 0
+        if p and inputs.get("position_ids") is None:
+            hidden = prefix_shared_hidden(base.get_decoder(), ids, attention, p)
+            labels = inputs["labels"][:, p + 1:]
+        else:
+            hidden = base.get_decoder()(input_ids=ids, attention_mask=attention, position_ids=inputs.get("position_ids"),
+                                        use_cache=False).last_hidden_state
+            labels = inputs["labels"][:, 1:]
+        mask = labels != IGNORE
         logits = base.get_output_embeddings()(hidden[:, :-1][mask])
         total = F.cross_entropy(logits.float(), labels[mask], reduction="sum")
         denom = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp(min=1)
         loss = total / torch.as_tensor(denom, device=total.device).clamp(min=1)
         return (loss, {"logits": logits}) if return_outputs else loss
+
+
+def shared_prefix(ids: torch.Tensor, labels: torch.Tensor, attention: torch.Tensor | None) -> int:
+    """How many leading tokens every row of the batch has in common and carries no loss on (nor
+    predicts a labelled token from): the part that can run once for the whole batch."""
+    same = (ids == ids[:1]).all(dim=0)
+    if attention is not None:
+        same &= (attention == 1).all(dim=0)
+    p = int(same.long().cumprod(0).sum())
+    labelled = (labels != IGNORE).any(dim=0).nonzero()
+    first_target = int(labelled[0]) if len(labelled) else ids.size(1)
+    # hidden state p-1 would predict token p: keep every predicting position in the suffix
+    return max(0, min(p, first_target - 1, ids.size(1) - 1))
+
+
+def prefix_shared_hidden(decoder, ids: torch.Tensor, attention: torch.Tensor | None, p: int) -> torch.Tensor:
+    """Hidden states of positions p.. of every row: the shared prefix ids[:, :p] runs once (batch 1)
+    and its keys/values are repeated for the rows (gradients flow back through the repeat, so the
+    prefix's weights get the whole batch's gradient, as without sharing)."""
+    batch = ids.size(0)
+    prefix = decoder(input_ids=ids[:1, :p], use_cache=True)
+    cache = prefix.past_key_values
+    cache.batch_repeat_interleave(batch)
+    positions = torch.arange(p, ids.size(1), device=ids.device).unsqueeze(0).expand(batch, -1)
+    mask = attention if attention is not None else torch.ones_like(ids)
+    return decoder(input_ids=ids[:, p:], attention_mask=mask, position_ids=positions, past_key_values=cache,
+                   use_cache=True).last_hidden_state
 
 
 def freeze_lower(model, n: int) -> None:
