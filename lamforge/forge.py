@@ -63,18 +63,38 @@ def collect(env: str, recipe: dict, run: Path, limit: int | None) -> dict:
     sizes = recipe.get("data", {})
     n = int(sizes.get("collect", 160))
     n = min(n, limit) if limit else n
+    n_val = int(sizes.get("validation", 30))
     data = run / "data"
-    train, heldout, stats = split_pool(env, n, int(sizes.get("seed", 0)))
+    # one draw: training tasks, then validation tasks (training-side, never collected: where settings are
+    # chosen), and the held-out split (never collected, never used to choose anything)
+    pool, heldout, stats = split_pool(env, n + n_val, int(sizes.get("seed", 0)))
+    train, validation = pool[:n], pool[n:]
     data.mkdir(parents=True, exist_ok=True)
     if not (data / "heldout_tasks.jsonl").is_file():
-        write_tasks(heldout, data / "heldout_tasks.jsonl")
-        (data / "split.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "dropped_ids"}, indent=2))
+        # families round-robin: the first N held-out tasks (eval.tasks) cover every family evenly
+        write_tasks(by_family_round_robin(heldout), data / "heldout_tasks.jsonl")
+        write_tasks(by_family_round_robin(validation), data / "validation_tasks.jsonl")
+        (data / "split.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "dropped_ids"}
+                                                    | {"validation": len(validation)}, indent=2))
     expert = str(sizes.get("expert", "search"))
     with progress_bar() as bar:
         job = bar.add_task(f"{expert} expert on {env}", total=len(train))
         return collect_trajectories(train, data, env_name=env, expert=expert, resume=True,
                                     workers=int(sizes.get("collect_workers", 2)),
                                     progress=lambda done, total: bar.update(job, completed=done, total=total))
+
+
+def by_family_round_robin(tasks: list) -> list:
+    """Tasks reordered one family at a time (families in first-seen order), so any prefix of the list
+    is spread over the families instead of following the draw's order."""
+    groups: dict[str, list] = {}
+    for t in tasks:
+        groups.setdefault(t.family, []).append(t)
+    out, queues = [], list(groups.values())
+    while queues:
+        out += [q.pop(0) for q in queues]
+        queues = [q for q in queues if q]
+    return out
 
 
 def env_forge_defaults(env: str) -> list[str]:
@@ -104,16 +124,14 @@ def forge(
     base_model: str | None = typer.Option(None, help="Base model (overrides the recipe's base_model)."),
     models: str = typer.Option(",".join(MODELS), help="Models in the final comparison."),
     limit: int | None = typer.Option(None, help="Quick run: at most N tasks / trajectories per stage."),
+    budget: str | None = typer.Option(None, help="Wall-clock budget (40m, 2.5h): measure this machine first, "
+                                                 "then size the recipe's data and evaluation to fit."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Collect -> train phases 1-4 -> evaluate side by side, resumable, on one recipe."""
     from transformers.utils import logging as hf_logging
 
-    from lamforge.evaluation.commands import (
-        compare_models,
-        comparison_table,
-        summary_of,
-    )
+    from lamforge.evaluation.commands import compare_models, comparison_table
     from lamforge.training.commands import describe_phase
     from lamforge.training.phases import run_phase
     from lamforge.training.recipe import load_recipe
@@ -131,6 +149,10 @@ def forge(
         rec = scale_down(rec, limit)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    planned = None
+    if budget:
+        rec, planned = plan_to_budget(rec, env, out, budget, len(names))
 
     def stage(name: str, fn):
         start = time.perf_counter()
@@ -149,7 +171,6 @@ def forge(
         phases[f"lam{phase}"] = stage(f"phase {phase}", lambda p=phase: run_phase(p, rec, out, env=env,
                                                                                   register_as=f"{env}/lam{p}"))
         console.print(describe_phase(phases[f"lam{phase}"]))
-    names = [m.strip() for m in models.split(",") if m.strip()]
     names = [n for n in names if n != "lam4-kto" or (out / "lam4-kto" / "model" / "config.json").is_file()]
     ev = rec.get("eval", {})
     done = stage("evaluate", lambda: compare_models(
@@ -163,12 +184,55 @@ def forge(
     console.print("wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
     seconds = round(time.perf_counter() - t0, 1)
     data = {k: collected.get(k) for k in ("expert", "passed", "failed", "unsure")}  # which expert made the data
-    (out / "forge.json").write_text(json.dumps({"models": summary_of(done["results"], names), "monitor": monitor,
+    figures = model_figures(done, names)
+    if planned is not None:
+        planned["actual_s"] = seconds
+        console.print(f"budget {planned['budget_s'] / 60:.1f} min, estimate {planned['estimate_s'] / 60:.1f} min, "
+                      f"actual {seconds / 60:.1f} min")
+    (out / "forge.json").write_text(json.dumps({"models": figures, "monitor": monitor, "eval_tasks": len(done["tasks"]),
                                                 "collect": data, "timings": timings, "phases": phases,
-                                                "seconds": seconds}, indent=2, default=str))
+                                                "budget": planned, "seconds": seconds}, indent=2, default=str))
     if as_json:
-        emit_json({"models": summary_of(done["results"], names), "monitor": monitor, "collect": data,
-                   "timings": timings, "tasks": len(done["tasks"]), "report": str(done["report"]), "seconds": seconds})
+        emit_json({"models": figures, "monitor": monitor, "collect": data, "timings": timings,
+                   "eval_tasks": len(done["tasks"]), "tasks": len(done["tasks"]), "report": str(done["report"]),
+                   "budget": planned, "seconds": seconds})
+
+
+def model_figures(done: dict, names: list[str]) -> dict:
+    """Per model: the comparison's figures plus the 95% interval of online success and why its
+    failed held-out episodes failed (first difference from the reference expert)."""
+    from lamforge.evaluation.commands import summary_of
+    from lamforge.evaluation.failures import failure_causes
+
+    figures = summary_of(done["results"], names)
+    for name in names:
+        online = done["results"][name]["online"]
+        figures[name]["tsr_ci95"] = online.get("task_success_ci95")
+        figures[name]["failure_causes"] = failure_causes(done["trajectories"].get(name, []), done["references"])
+    return figures
+
+
+def plan_to_budget(rec: dict, env: str, out: Path, budget: str, models: int) -> tuple[dict, dict]:
+    """Measure this machine, size ``rec`` to ``budget`` and print the plan (kept in RUN/budget.json,
+    so a resumed forge trains on the same sizes instead of re-measuring a machine now busy)."""
+    from lamforge.training.budget import Speed, describe, estimate, fit, measure, parse_budget, speed_dict
+
+    budget_s = parse_budget(budget)
+    saved = out / "budget.json"
+    if saved.is_file():
+        kept = json.loads(saved.read_text())
+        if kept.get("budget_s") == budget_s:
+            console.print(f"budget plan from {saved} (delete it to measure again)")
+            return kept["recipe"], {k: kept[k] for k in ("budget_s", "estimate_s", "stages", "speed")}
+    console.rule("[bold]measure this machine")
+    speed: Speed = measure(rec, env, out)
+    sized, stages = fit(rec, speed, budget_s - speed.measured_s, models)
+    stages = {"measure": speed.measured_s, **stages}
+    console.print(describe(speed, stages, sized, budget_s))
+    planned = {"budget_s": budget_s, "estimate_s": round(sum(stages.values()), 1), "stages": stages,
+               "speed": speed_dict(speed)}
+    saved.write_text(json.dumps({**planned, "recipe": sized}, indent=2))
+    return sized, planned
 
 
 def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str]) -> dict:

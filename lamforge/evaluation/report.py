@@ -75,7 +75,7 @@ def order_models(names: Iterable[str]) -> list[str]:
 
 def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, list[Trajectory]],
                  out_dir: str | Path, *, title: str = "lamforge evaluation", max_trajectories: int = 100,
-                 max_snapshots: int = 12) -> Path:
+                 max_snapshots: int = 12, ablation: list[dict[str, Any]] | None = None) -> Path:
     """Write ``report.html``, ``results.json`` and ``results.csv`` into ``out_dir``; returns the
     HTML path. At most ``max_trajectories`` trajectories per model go into the viewer and at most
     ``max_snapshots`` document snapshots into the whole page (LibreOffice takes a while)."""
@@ -94,6 +94,11 @@ def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, lis
         rows = [m for m in models if results.get(m, {}).get(section)]
         if rows:
             parts.append(_table(caption, section, columns, rows, results))
+    causes = [m for m in models if results.get(m, {}).get("failure_causes") is not None]
+    if causes:
+        parts.append(_causes_table(results, causes))
+    if ablation:
+        parts.append(_ablation_table(ablation))
     parts.append("<h2>Plots</h2>")
     parts.extend(_plots(results, trajectories, models, notes))
     parts.append("<h2>Trajectories</h2>")
@@ -130,6 +135,39 @@ def _table(caption: str, section: str, columns: list[Column], rows: list[str],
         body.append(f"<tr data-model=\"{escape(m)}\"><th scope=row>{escape(m)}</th>{cells}</tr>")
     return (f"<h2>{escape(caption)}</h2><table id=\"table-{escape(section)}\"><thead><tr><th>model</th>{head}"
             f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _causes_table(results: dict[str, dict[str, Any]], models: list[str]) -> str:
+    """Failed held-out episodes per cause (lamforge.evaluation.failures), one row per model, with a
+    bar of the row's shares so the biggest cause stands out."""
+    from lamforge.evaluation.failures import CAUSES
+
+    used = [c for c in CAUSES if any(results[m]["failure_causes"].get(c) for m in models)] or list(CAUSES[:1])
+    colours = dict(zip(CAUSES, ("#c62828", "#6a1b9a", "#f9a825", "#1565c0", "#2e7d32", "#00838f", "#ef6c00",
+                                "#5d4037", "#757575")))
+    head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in used)
+    rows = []
+    for m in models:
+        counts = results[m]["failure_causes"]
+        total = sum(counts.values())
+        cells = "".join(f"<td class=num>{counts.get(c, 0)}</td>" for c in used)
+        bar = "".join(f'<span title="{escape(c)} {counts[c]}" style="display:inline-block;height:.9em;'
+                      f'width:{200 * counts[c] / total:.0f}px;background:{colours[c]}"></span>'
+                      for c in used if counts.get(c)) if total else ""
+        rows.append(f"<tr><td>{escape(m)}</td>{cells}<td class=num>{total}</td><td>{bar}</td></tr>")
+    return ("<h2>Why held-out episodes failed</h2><p class=muted>Each failed episode is counted once, at the first "
+            "step where it left the reference expert's route.</p><table id=table-failure-causes><thead><tr>"
+            f"<th>model</th>{head}<th>failed</th><th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _ablation_table(rows: list[dict[str, Any]]) -> str:
+    """Levers measured on the validation tasks: one row each, with the command behind it."""
+    keys = [k for k in ("lever", "setting", "tsr", "tsr_ci95", "train_s", "note", "command") if any(k in r for r in rows)]
+    cell = lambda r, k: _fmt(r.get(k), "pct") if k == "tsr" else escape(str(r.get(k, "")))  # _fmt escapes
+    body = "".join("<tr>" + "".join(f"<td>{cell(r, k)}</td>" for k in keys) + "</tr>" for r in rows)
+    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
+    return (f"<h2>Ablation (validation tasks)</h2><table id=table-ablation><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>")
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:

@@ -1,0 +1,170 @@
+"""A forge sized to a wall-clock budget on the machine at hand.
+
+    lamforge forge --env office --recipe quick --budget 40m
+
+Machines of one kind differ in speed by up to 4x, so a recipe that promises minutes is a promise
+about one machine. ``--budget`` first measures this one (:func:`measure`: a few training steps on
+real imitation rows with the recipe's own phase-2 settings, and decoded episodes of the base model
+under the action grammar), then scales the recipe's counts (:func:`fit`: trajectories, plan rows,
+exploration, reward/PPO/KTO data, evaluation tasks) until the estimate fits, and prints the plan.
+The forge reports the budget, the estimate and the actual time per stage in its JSON line.
+
+The cost model counts tokens and episodes; its constants (``COSTS``) were measured on the quick
+recipe (session 5 note on issue #20) and only scale the measured speeds, so the plan follows the
+machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lamforge.core.errors import LamforgeError
+
+# Relative costs, measured on the quick recipe against the phase-2 training rate and the base model's
+# episode time (see the module docstring): tokens of a plan row, of a phase-4 row pass relative to a
+# phase-2 one (reward model with LoRA + PPO's policy and reference passes), decodes per evaluated
+# task and model beyond the online episode (offline teacher-forced steps and the plan).
+COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 1.0, "fixed_s": 60.0}
+# the counts --budget scales, and the least each may shrink to
+SCALED = {"collect": 40, "plan_rows": 16, "trajectories": 24, "plan_rehearsal": 0, "explore_tasks": 4,
+          "explore_fresh": 0, "replay": 8, "reward_trajectories": 8, "ppo_trajectories": 4, "kto_examples": 0}
+
+
+class BudgetError(LamforgeError):
+    pass
+
+
+def parse_budget(text: str) -> float:
+    """'40m', '2.5h', '900s' or plain seconds -> seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text).lower())
+    if not m:
+        raise BudgetError(f"--budget takes a duration such as 40m, 2.5h or 900s, not {text!r}")
+    seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+    if seconds < 300:
+        raise BudgetError(f"--budget {text} is under 5 minutes: too short to train and evaluate anything")
+    return seconds
+
+
+@dataclass
+class Speed:
+    """What this machine does per second, measured with the recipe's settings."""
+
+    train_tokens_per_s: float  # phase-2 rows (all their tokens), the recipe's phase-2 settings
+    row_tokens: float          # mean tokens of an imitation row of this environment
+    episode_s: float           # one held-out-like episode of the base model under the grammar
+    collect_s: float           # one verified expert trajectory
+    measured_s: float          # what measuring took
+
+
+def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 3, episodes: int = 2) -> Speed:
+    """Time a few phase-2 training steps and decoded episodes here and now."""
+    import functools
+    import tempfile
+
+    from lamforge.data.collect import collect_trajectories
+    from lamforge.data.commands import split_pool
+    from lamforge.envs import action_set_of
+    from lamforge.evaluation.commands import make_model_agent
+    from lamforge.evaluation.online import online_eval
+    from lamforge.training.phases import model_dir, read_store
+    from lamforge.training.recipe import build_config
+    from lamforge.training.rows import trajectory_row
+    from lamforge.training.sft import LamSFTConfig, load_for_training, train_sft
+
+    t0 = time.perf_counter()
+    base = recipe.get("base_model", "smollm2-135m")
+    section = dict(recipe.get("phase2", {}))
+    batch = int(section.get("per_device_train_batch_size", 1)) * int(section.get("gradient_accumulation_steps", 1))
+    train, _, _ = split_pool(env, batch * (steps + 1) + episodes, seed=991)  # not the forge's seed-0 pool
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        c0 = time.perf_counter()
+        collected = collect_trajectories(train[: batch * (steps + 1)], Path(tmp) / "data", env_name=env,
+                                         expert="reference", workers=1)
+        collect_s = (time.perf_counter() - c0) / max(1, collected.get("passed", 0) + collected.get("failed", 0))
+        trajs = read_store(Path(tmp) / "data")
+        model, tokenizer = load_for_training(model_dir(base))
+        rows = [trajectory_row(tokenizer, t, action_set_of(env)) for t in trajs]
+        config = build_config(LamSFTConfig, {**section, "num_train_epochs": 1, "max_steps": steps + 1,
+                                             "save_strategy": "no", "logging_steps": 10**6},
+                              output_dir=str(Path(tmp) / "ckpt"), disable_tqdm=True)
+        summary = train_sft(config, model_dir(base), rows, Path(tmp) / "train", model=model, tokenizer=tokenizer)
+        # the first optimizer step carries set-up: count it as one step of the mean
+        tokens_per_s = summary["tokens"] * (steps + 1) / max(len(rows), 1) / max(summary["seconds"], 1e-6)
+        e0 = time.perf_counter()
+        done = online_eval(functools.partial(make_model_agent, base, env=env), train[-episodes:], env_name=env,
+                           workers=1, max_steps=int(recipe.get("eval", {}).get("max_steps", 10)))
+        episode_s = (time.perf_counter() - e0) / max(len(done), 1)
+    return Speed(train_tokens_per_s=round(tokens_per_s, 1), row_tokens=round(sum(len(r["input_ids"]) for r in rows)
+                                                                          / max(len(rows), 1), 1),
+                 episode_s=round(episode_s, 2), collect_s=round(collect_s, 3),
+                 measured_s=round(time.perf_counter() - t0, 1))
+
+
+def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
+    """Seconds per forge stage for ``recipe`` on a machine of ``speed``."""
+    d, ev = recipe.get("data", {}), recipe.get("eval", {})
+    workers = max(1, int(ev.get("workers", 2)))
+    tok = speed.train_tokens_per_s
+    row = speed.row_tokens
+
+    def epochs(section: str) -> float:
+        return float(recipe.get(section, {}).get("num_train_epochs", 1))
+
+    trained = min(int(d.get("trajectories", 80)), int(d.get("collect", 120)))
+    rehearsal = int(d.get("plan_rehearsal", 0)) * COSTS["plan_row_tokens"]
+    explore_eps = (int(d.get("explore_tasks", 0)) + int(d.get("explore_fresh", 0))) * int(d.get("explore_attempts", 1))
+    phase4_rows = 2 * int(d.get("reward_trajectories", 0)) + int(d.get("ppo_trajectories", 0)) * epochs("phase4_ppo") \
+        + int(d.get("kto_examples", 0))
+    return {
+        "collect": int(d.get("collect", 120)) * speed.collect_s / workers,
+        "phase 1": int(d.get("plan_rows", 120)) * epochs("phase1") * COSTS["plan_row_tokens"] / tok,
+        "phase 2": (trained * row + rehearsal) * epochs("phase2") / tok,
+        "phase 3": explore_eps * speed.episode_s / workers
+        + (int(d.get("replay", 0)) * row + rehearsal) * epochs("phase3") / tok,
+        "phase 4": phase4_rows * row * COSTS["phase4_pass"] / tok,
+        "evaluate": models * int(ev.get("tasks", 16)) * speed.episode_s * (1 + COSTS["eval_extra_episodes"]) / workers,
+        "fixed": COSTS["fixed_s"],
+    }
+
+
+def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *, min_eval_tasks: int = 30) -> tuple[dict, dict]:
+    """The recipe with its counts scaled so the estimate fits ``budget_s``: evaluation keeps at most
+    ~45% of the budget (never under ``min_eval_tasks`` tasks), training data shrinks by one factor."""
+    out = copy.deepcopy(recipe)
+    ev = out.setdefault("eval", {})
+    want = int(ev.get("tasks", 16))
+    per_task = models * speed.episode_s * (1 + COSTS["eval_extra_episodes"]) / max(1, int(ev.get("workers", 2)))
+    ev["tasks"] = max(min(want, int(0.45 * budget_s / per_task)), min(min_eval_tasks, want))
+    data = out.setdefault("data", {})
+    full = {k: int(data[k]) for k in SCALED if k in data}
+    factor = 1.0
+    while True:
+        for k, v in full.items():
+            data[k] = max(min(v, SCALED[k]), int(v * factor))
+        cost = estimate(out, speed, models)
+        if sum(cost.values()) <= budget_s or factor < 0.02:
+            break
+        factor *= 0.9
+    if sum(cost.values()) > budget_s:
+        raise BudgetError(f"even the smallest forge needs ~{sum(cost.values()) / 60:.0f} min on this machine "
+                          f"(training {speed.train_tokens_per_s:.0f} tokens/s, {speed.episode_s:.1f} s per episode); "
+                          f"give a budget of at least that")
+    return out, {k: round(v, 1) for k, v in cost.items()}
+
+
+def describe(speed: Speed, plan: dict, recipe: dict, budget_s: float) -> str:
+    d = recipe.get("data", {})
+    return (f"measured here in {speed.measured_s:.0f} s: training {speed.train_tokens_per_s:.0f} tokens/s on rows of "
+            f"{speed.row_tokens:.0f} tokens, {speed.episode_s:.1f} s per decoded episode\n"
+            f"budget {budget_s / 60:.0f} min -> {d.get('trajectories')} trajectories, {d.get('plan_rows')} plan rows, "
+            f"{d.get('explore_tasks')}+{d.get('explore_fresh')} exploration tasks, "
+            f"{recipe.get('eval', {}).get('tasks')} held-out tasks; estimate {sum(plan.values()) / 60:.1f} min ("
+            + ", ".join(f"{k} {v / 60:.1f}" for k, v in plan.items()) + ")")
+
+
+def speed_dict(speed: Speed) -> dict:
+    return asdict(speed)
