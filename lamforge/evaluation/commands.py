@@ -2,7 +2,10 @@
 
     lamforge eval --env office --run runs/office --models base,lam1,lam2,expert --limit 30 --json
 
-Held-out tasks come from the run's ``data/heldout_tasks.jsonl`` (never collected, never trained on).
+Held-out tasks come from the run's ``data/heldout_tasks.jsonl`` (never collected, never trained on);
+a ``--run`` that does not exist, or has no such file, is refused before any model loads (drawing a
+fresh pool instead would evaluate on tasks that may have been trained on, and on another machine's
+family list).
 Per model: planning (its plans against the reference plans), offline decisions (teacher forcing
 along the expert's held-out trajectories) and online episodes (live, judged by each task's own
 check), then a table like the paper's and a self-contained HTML report.
@@ -21,6 +24,44 @@ from lamforge.console import emit_json, output_console, progress_bar
 from lamforge.core.errors import LamforgeError
 
 console = output_console()
+
+
+class NoRun(LamforgeError):
+    """``--run`` names no run folder, or a run without its own held-out tasks."""
+
+
+HELDOUT = Path("data") / "heldout_tasks.jsonl"
+
+
+def run_heldout_tasks(run: Path, limit: int | None = None) -> list:
+    """The run's own held-out tasks (``RUN/data/heldout_tasks.jsonl``), or :class:`NoRun`."""
+    from lamforge.data.commands import read_tasks
+
+    run = Path(run)
+    if not run.is_dir():
+        what = "is not a folder" if run.exists() else "does not exist"
+        raise NoRun(f"no run at {run}: it {what}. Pass --run with a run folder, as made by `lamforge forge "
+                    f"--out RUN` or `lamforge collect trajectories --out RUN/data`")
+    held = run / HELDOUT
+    if not held.is_file():
+        raise NoRun(f"{run} has no held-out tasks of its own ({held} is missing). They are written when the "
+                    f"run's data is collected (`lamforge collect trajectories --out {run / 'data'}`, or "
+                    f"`lamforge forge --out {run}`); evaluating on a freshly drawn pool could reuse training tasks")
+    tasks = read_tasks(held)
+    return tasks[:limit] if limit else tasks
+
+
+def unavailable_here(tasks: list) -> dict[str, str]:
+    """Families of ``tasks`` that this machine cannot run (e.g. ``export_pdf`` without LibreOffice),
+    with what they need: the run was drawn on a machine with another family list."""
+    from lamforge.envs.tasks import family_of
+
+    out = {}
+    for t in tasks:
+        family = family_of(t)
+        if t.family not in out and not family.available():
+            out[t.family] = family.description or "not available on this machine"
+    return out
 
 
 def resolve_model(name: str, run: Path, base_model: str, env: str = "office") -> str:
@@ -66,7 +107,6 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
 
     from lamforge.agents.runner import run_episode
     from lamforge.core.schemas import TaskPlan
-    from lamforge.data.commands import read_tasks, split_pool
     from lamforge.envs import make
     from lamforge.envs.tasks import family_of
     from lamforge.evaluation.metrics import online_metrics
@@ -74,9 +114,11 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
     from lamforge.evaluation.online import online_eval
     from lamforge.evaluation.report import write_report
 
-    held_file = run / "data" / "heldout_tasks.jsonl"
-    tasks = read_tasks(held_file) if held_file.is_file() else split_pool(env, 200, 0)[1]
-    tasks = tasks[:limit] if limit else tasks
+    tasks = run_heldout_tasks(run, limit)
+    for family, needs in unavailable_here(tasks).items():
+        n = sum(t.family == family for t in tasks)
+        console.print(f"warning: {n} held-out task(s) of {family} cannot be done on this machine ({needs}): "
+                      "every model, the expert included, will fail them")
     environment = make(env)
     env_id = environment.unwrapped.env_id
     references = [run_episode(environment, make_expert(), t) for t in tasks]
@@ -156,6 +198,7 @@ def evaluate(
     if split != "heldout":
         raise typer.BadParameter("evaluation runs on held-out tasks only (--split heldout)")
     names = [m.strip() for m in models.split(",") if m.strip()]
+    run_heldout_tasks(run)  # no run, or no held-out tasks of its own: stop before any model loads
     done = compare_models(names, env=env, run=run, base_model=base_model, limit=limit, workers=workers,
                           max_steps=max_steps, out=out)
     console.print(f"{len(done['tasks'])} held-out tasks ({len(done['references'])} with expert references), env {env}")

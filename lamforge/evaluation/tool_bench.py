@@ -19,11 +19,10 @@ console = output_console()
 
 
 def heldout_tasks(env: str, run: Path, limit: int | None):
-    from lamforge.data.commands import read_tasks, split_pool
+    """The run's own held-out tasks; a missing run or held-out file is :class:`NoRun` (no fresh pool)."""
+    from lamforge.evaluation.commands import run_heldout_tasks
 
-    held = run / "data" / "heldout_tasks.jsonl"
-    tasks = read_tasks(held) if held.is_file() else split_pool(env, 200, 0)[1]
-    return tasks[:limit] if limit else tasks
+    return run_heldout_tasks(run, limit)
 
 
 def compare_search(backend, tasks, *, env: str = "service", width: int = 2, budget: int = 16, max_steps: int = 8,
