@@ -47,13 +47,17 @@ def tasks(env: str = typer.Option("office", help="Environment short name or id."
     from lamforge.envs.tasks import families
 
     fams = families(env)
+    missing = {n: f.description for n, f in families(env, available_only=False).items() if n not in fams}
     table = Table("family", "templates", "example request")
     for name, fam in sorted(fams.items()):
         table.add_row(name, str(len(fam.templates)), fam.sample(random.Random(0)).request)
     console.print(table)
-    console.print(f"{len(fams)} families")
+    # the family list differs between machines where a family needs a program (export_pdf: LibreOffice);
+    # task draws (collection, held-out splits) follow it, so say so
+    note = "; ".join(f"{n} unavailable here: {d}" for n, d in sorted(missing.items()))
+    console.print(f"{len(fams)} families" + (f" ({note})" if note else ""))
     if as_json:
-        emit_json({"env": env, "families": len(fams), "names": sorted(fams)})
+        emit_json({"env": env, "families": len(fams), "names": sorted(fams), "unavailable": sorted(missing)})
 
 
 @app.command()
