@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench clean chromium
+.PHONY: demo test test-all bench clean chromium libreoffice fresh-check
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,8 +26,21 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null) \
 		|| echo "chromium not installed: the web and report rendering tests will be skipped"; }
 
-test: $(STAMP) chromium
+# Headless LibreOffice Writer for the export_pdf task family and the report's document snapshots (with
+# poppler's pdftoppm): Debian packages, no GUI. Without it the Office environment has one family fewer
+# (`lamforge tasks` says so); the tests pass either way.
+libreoffice:
+	@{ command -v soffice && command -v pdftoppm; } >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui poppler-utils >/dev/null) \
+		|| echo "LibreOffice not installed: the export_pdf family and the report's document snapshots will be unavailable"; }
+
+test: $(STAMP) chromium libreoffice
 	$(BIN)/pytest -q -m "not slow"
+
+# The fresh-machine check: this commit cloned into a temporary folder, .ci/run there with HOME and
+# LAMFORGE_HOME empty (nothing cached or installed by hand is reused); prints the summary and wall time.
+fresh-check:
+	.ci/fresh-check
 
 test-all: $(STAMP)
 	$(BIN)/pytest -q
