@@ -14,18 +14,56 @@ import pytest
 
 from lamforge.data.collect import collect_trajectories
 from lamforge.data.plans import default_manual_dir, extract_plans, write_plans
-from lamforge.envs.tasks import sample_tasks
 
 FAST = ["phase1.learning_rate=0.003", "phase2.learning_rate=0.003", "phase1.freeze_layers=0",
         "phase2.freeze_layers=0", "phase1.logging_steps=1", "phase2.logging_steps=1", "data.plan_rows=24",
         "data.trajectories=8", "phase1.num_train_epochs=3", "phase2.num_train_epochs=3"]
 
 
+# The tasks are drawn from families named here, so the draw is the same on every machine: the default
+# draw (sample_tasks) goes over the families available HERE, and export_pdf is one only where
+# LibreOffice is installed.
+PINNED_FAMILIES = ("add_comment", "align_paragraph", "apply_style", "bold_text", "bulleted_list", "change_font",
+                   "change_font_size", "delete_comment", "delete_paragraph", "fill_table_cell")
+
+
+def pinned_tasks(n: int, seed: int):
+    import random
+
+    from lamforge.envs.tasks import families
+
+    fams, rng = families("office", available_only=False), random.Random(seed)
+    return [fams[PINNED_FAMILIES[i % len(PINNED_FAMILIES)]].sample(rng) for i in range(n)]
+
+
+def mean_action_logprob(model_dir, trajectories) -> float:
+    """The model's mean log-probability of the labelled (action) tokens of ``trajectories``: what
+    imitation raises, measured on the same rows before and after training (not a logged loss that
+    one batch or one draw can flip)."""
+    import torch
+
+    from lamforge.envs import action_set_of
+    from lamforge.training.ppo import action_logprobs
+    from lamforge.training.rows import trajectory_row
+    from lamforge.training.sft import load_for_training
+
+    model, tokenizer = load_for_training(model_dir)
+    model.eval()
+    logps = []
+    with torch.no_grad():
+        for t in trajectories:
+            row = trajectory_row(tokenizer, t, action_set_of("office"))
+            ids, labels = row["input_ids"][:1024], row["labels"][:1024]
+            logps += action_logprobs(model, ids, labels)
+    assert logps, "no labelled tokens"
+    return sum(logps) / len(logps)
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, tiny_model_dir):
     run = tmp_path_factory.mktemp("run")
     write_plans(extract_plans(default_manual_dir()), run / "plans.jsonl")
-    collect_trajectories(sample_tasks("office", 10, seed=4), run / "data", workers=1)
+    collect_trajectories(pinned_tasks(10, seed=4), run / "data", workers=1)
     return run
 
 
@@ -40,23 +78,28 @@ def recipe(tiny_model_dir, *extra):
     return load_recipe("quick", FAST + ["phase1.max_length=512", *extra]) | {"base_model": str(tiny_model_dir)}
 
 
-def test_phases_1_and_2_train_with_falling_loss_and_load_in_the_runtime(run_dir, tiny_model_dir):
+def test_phases_1_and_2_train_and_load_in_the_runtime(run_dir, tiny_model_dir):
     from lamforge.agents.react import ReactAgent, is_valid
     from lamforge.agents.runner import run_episode
     from lamforge.envs import make
     from lamforge.models import load_backend
-    from lamforge.training.phases import run_phase
+    from lamforge.training.phases import read_store, run_phase
 
     rec = recipe(tiny_model_dir)
     s1 = run_phase(1, rec, run_dir, register_as="office/lam1", progress=False)
     s2 = run_phase(2, rec, run_dir, register_as="office/lam2", progress=False)
-    for s in (s1, s2):
-        assert s["steps"] > 0 and s["last_loss"] < s["first_loss"], s
+    assert s1["steps"] > 0 and s2["steps"] > 0
     assert s2["start"].endswith("lam1/model")
+    # imitation learned the expert's actions: their log-probability rose by a clear margin (a random
+    # model gives each token about -ln(vocabulary) = -10.8)
+    demos = [t for t in read_store(run_dir / "data") if t.success][:8]
+    before, after = mean_action_logprob(tiny_model_dir, demos), mean_action_logprob(run_dir / "lam2" / "model", demos)
+    print(f"\nmean log-prob of the expert's action tokens: base {before:.2f}, LAM2 {after:.2f}")
+    assert after > before + 2.0, (before, after)
     backend = load_backend("office/lam2")  # by its registered name
     env = make("office", max_steps=3)
     traj = run_episode(env, ReactAgent(backend, env.unwrapped.action_set, planning="off", max_action_tokens=8),
-                       sample_tasks("office", 1, seed=9)[0])
+                       pinned_tasks(1, seed=9)[0])
     assert all(is_valid(s.action, s.observation, env.unwrapped.action_set) for s in traj.steps)
     again = run_phase(2, rec, run_dir, progress=False)
     assert again.get("skipped")  # a finished phase is not trained twice
@@ -151,14 +194,69 @@ def test_phases_3_and_4_explore_train_and_keep_kl_to_lam3(run_dir, tiny_model_di
     s3 = run_phase(3, rec, run_dir, register_as="office/lam3", progress=False)
     assert s3["attempts"] == 6 and len(attempts(run_dir)) == 6  # planted attempts were not re-run
     assert s3["new_successes"] == len(new_successes(run_dir)) >= 2
-    assert s3["start"].endswith("lam2/model") and s3["last_loss"] < s3["first_loss"], s3
+    assert s3["start"].endswith("lam2/model"), s3
+    # phase 3 learned its new successes: their actions are clearly more likely under LAM3 than LAM2
+    found = new_successes(run_dir)
+    before, after = (mean_action_logprob(run_dir / name / "model", found) for name in ("lam2", "lam3"))
+    print(f"\nmean log-prob of the new successes' action tokens: LAM2 {before:.2f}, LAM3 {after:.2f}")
+    assert after > before + 0.5, (before, after)
     s4 = run_phase(4, rec, run_dir, register_as="office/lam4", progress=False)
     rm, ppo, kto = s4["reward_model"], s4["ppo"], s4["kto"]
-    assert rm["successes"] >= 2 and rm["failures"] >= 2 and rm["last_loss"] < rm["first_loss"], rm
+    assert rm["successes"] >= 2 and rm["failures"] >= 2, rm
+    # the reward model was trained, saved and scores every step (whether it learns is asserted on a
+    # repeated batch below: on this tiny random model and a handful of rows, one draw flips its loss)
+    from lamforge.envs import action_set_of
+    from lamforge.training.explore import failures
+    from lamforge.training.reward import RewardModel
+
+    scorer = RewardModel.load(run_dir / "lam4" / "reward_model", action_set_of("office"))
+    for t in [*found, *failures(run_dir)]:
+        scores = scorer.score(t)
+        assert len(scores) == len(t.steps) and all(abs(x) < 100 for x in scores), scores
+    del scorer
     assert ppo["steps"] > 0 and ppo["final_kl"] is not None and ppo["final_kl"] >= 0, ppo
     assert kto["steps"] > 0, kto
     for name in ("office/lam3", "office/lam4", "office/lam4-kto"):
         assert load_backend(name).model is not None  # saved and loadable by the runtime
+
+
+def test_reward_model_fits_a_repeated_batch(tiny_model_dir, tmp_path):
+    """The reward model's objective (MSE of the score at each action's end onto +1 / -1), with its LoRA
+    and head, on four hand-made rows repeated for 30 epochs at a fixed seed: the error falls from
+    about 1 to near 0 (measured 0.00-0.005 over seeds 0-5; the threshold leaves a wide margin)."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    from lamforge.training.reward import LORA_TARGETS, RewardConfig, StepRewardTrainer, _collate, _token_classifier
+
+    torch.manual_seed(0)
+    model, tokenizer = _token_classifier(tiny_model_dir)
+    model = get_peft_model(model, LoraConfig(task_type=TaskType.TOKEN_CLS, r=8, lora_alpha=32,
+                                             target_modules=LORA_TARGETS))
+    rows = []
+    for text, target in (("The screen shows a Bold button. click(control=12) FINISH", 1.0),
+                         ("The screen shows a Bold button. select_text(text='zzz') FAIL", -1.0),
+                         ("The dialog is open. set_text(control=7, text='Hi') FINISH", 1.0),
+                         ("The dialog is open. click(control=99) FAIL", -1.0)):
+        ids = tokenizer(text)["input_ids"]
+        rows.append({"input_ids": ids, "positions": [len(ids) - 1], "targets": [target]})
+
+    def error() -> float:
+        model.eval()
+        with torch.no_grad():
+            out = [float((model(input_ids=torch.tensor([r["input_ids"]])).logits[0, r["positions"], 0]
+                          - torch.tensor(r["targets"])).pow(2).mean()) for r in rows]
+        model.train()
+        return sum(out) / len(out)
+
+    before = error()
+    config = RewardConfig(output_dir=str(tmp_path), learning_rate=0.003, num_train_epochs=30, save_strategy="no",
+                          warmup_steps=0, disable_tqdm=True, report_to="none", seed=0)
+    StepRewardTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), data_collator=_collate).train()
+    after = error()
+    print(f"\nreward model MSE on the repeated batch: {before:.3f} -> {after:.4f}")
+    assert before > 0.5 and after < 0.1, (before, after)
 
 
 def test_ppo_loss_pushes_up_better_than_average_actions_and_kl_holds_it_back(tiny_model_dir):
