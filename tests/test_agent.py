@@ -31,10 +31,25 @@ def test_action_lines_round_trip_for_every_expert_action():
 
     for task in sample_tasks("office", 31, seed=2):
         for step in run_episode(env, ReferenceExpert(), task).steps:
-            line = format_action(step.action, OFFICE_ACTIONS)
-            back = parse_action(line, OFFICE_ACTIONS)
+            line = format_action(step.action, OFFICE_ACTIONS, observation=step.observation)
+            back = parse_action(line, OFFICE_ACTIONS, step.observation)
             assert (back.function, back.control_label, back.args, back.status) == (
                 step.action.function, step.action.control_label, step.action.args, step.action.status), line
+            if step.action.control_label is not None:  # Office lines name the control, not its label
+                assert f'control="{step.observation.control(step.action.control_label).name}"' in line
+
+
+def test_a_control_name_must_be_on_screen():
+    from lamforge.core.errors import BadArguments, UnknownControl
+
+    env = make("office").unwrapped
+    obs, _ = env.reset(seed=0)
+    assert parse_action('click(control="Bold")', OFFICE_ACTIONS, obs).control_label == obs.find("Bold").label
+    with pytest.raises(UnknownControl):
+        parse_action('click(control="Teleport")', OFFICE_ACTIONS, obs)
+    with pytest.raises(BadArguments):
+        parse_action("click(control=True)", OFFICE_ACTIONS, obs)
+    assert parse_action("click(control=6)", OFFICE_ACTIONS, obs).control_label == 6  # a label still works
 
 
 @pytest.mark.parametrize("text, error", [
@@ -55,19 +70,20 @@ def test_grammar_offers_only_controls_on_screen_of_fitting_type():
     grammar = xgr.Grammar.from_ebnf(action_grammar(obs, OFFICE_ACTIONS))
     accepts = lambda text: _is_grammar_accept_string(grammar, text)
     combos = {c.label: c for c in obs.controls if c.type == "ComboBox"}
-    others = [c.label for c in obs.controls if c.type != "ComboBox"]
+    others = [c for c in obs.controls if c.type != "ComboBox"]
     assert combos and others
     for label, combo in combos.items():
-        assert combo.options and all(accepts(f'select_option(control={label}, option="{o}")') for o in combo.options)
-        assert accepts(f'select_option(control={label}, option="{combo.options[0]}") FINISH')
+        assert combo.options and all(accepts(f'select_option(control="{combo.name}", option="{o}")')
+                                     for o in combo.options)
+        assert not accepts(f'select_option(control={label}, option="{combo.options[0]}")')  # Office names controls
+        assert accepts(f'select_option(control="{combo.name}", option="{combo.options[0]}") FINISH')
     # an option of another drop-down, or one no drop-down lists, is never decoded (a fresh forge chose
     # a highlight colour for Font Size and option='inner')
-    font_size = next(c for c in combos.values() if c.name == "Font Size")
-    assert not accepts(f'select_option(control={font_size.label}, option="Yellow")')
-    assert not accepts(f'select_option(control={font_size.label}, option="inner")')
-    assert not accepts(f'select_option(control={others[0]}, option="Yellow")')
-    assert not accepts("select_option(control=999, option=\"Yellow\")")
-    assert accepts(f"click(control={others[0]})") and accepts('select_text(text="any phrase") FINISH')
+    assert not accepts('select_option(control="Font Size", option="Yellow")')
+    assert not accepts('select_option(control="Font Size", option="inner")')
+    assert not accepts(f'select_option(control="{others[0].name}", option="Yellow")')
+    assert not accepts('select_option(control="Teleport", option="Yellow")')
+    assert accepts(f'click(control="{others[0].name}")') and accepts('select_text(text="any phrase") FINISH')
 
 
 def test_random_model_under_constrained_decoding_only_emits_valid_actions(tiny_backend):

@@ -94,7 +94,7 @@ def action_line(step: Step, action_set: ActionSet) -> str:
     a = step.action
     if a.function is None and a.status == Status.CONTINUE:
         return (step.raw_output or "").strip()[:120] or "(no action)"
-    return format_action(a, action_set)
+    return format_action(a, action_set, observation=step.observation)
 
 
 def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: list[Step],
@@ -105,7 +105,9 @@ def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: li
     by its assistant turn (a training row)."""
     p = prompts or load_prompts()
     app = APP_NAMES.get(env_id, "the application")
-    messages = [{"role": "system", "content": p.system.format(app=app, actions=action_set.signatures())}]
+    example = 'click(control="Bold")' if action_set.refer_by_name else "click(control=12)"
+    messages = [{"role": "system", "content": p.system.format(app=app, actions=action_set.signatures(),
+                                                              example=example)}]
     tracker = ScreenTracker()
     screens = [s.observation for s in steps] + ([observation] if observation is not None else [])
     plans = [s.plan for s in steps] + [plan]

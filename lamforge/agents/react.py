@@ -80,7 +80,7 @@ class ReactAgent(Agent):
                             error=f"no valid action: {e}")
         self.stats["steps"] += 1
         try:
-            action = parse_action(text, self.action_set)
+            action = parse_action(text, self.action_set, observation)
             if action.function is not None:
                 self.action_set.get(action.function).validate_args(action)
         except ActionError as e:

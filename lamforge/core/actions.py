@@ -185,8 +185,12 @@ class ActionSpec(BaseModel):
 class ActionSet:
     """The actions one environment understands, in a fixed order."""
 
-    def __init__(self, specs: Iterable[ActionSpec]):
+    def __init__(self, specs: Iterable[ActionSpec], *, refer_by_name: bool = False):
         self.specs: dict[str, ActionSpec] = {s.name: s for s in specs}
+        # how an action line names its control: by the control's name (click(control="Bold")), which a
+        # small model maps from the request's words, or by its numeric label (click(control=6)), which
+        # it must copy from the screen; names need to be unique on screen, as the Office app's are
+        self.refer_by_name = refer_by_name
 
     def __contains__(self, name: object) -> bool:
         return name in self.specs

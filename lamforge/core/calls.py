@@ -23,7 +23,7 @@ import re
 from typing import ClassVar
 
 from lamforge.core.actions import ActionSet, ActionSpec, Param
-from lamforge.core.errors import BadArguments, ParseError, UnknownFunction
+from lamforge.core.errors import BadArguments, ParseError, UnknownControl, UnknownFunction
 from lamforge.core.schemas import Action, Observation, Status
 
 _STATUS_SUFFIX = re.compile(r"\s+(FINISH|FAIL)\s*$")
@@ -38,22 +38,36 @@ def _literal(value) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def format_action(action: Action, action_set: ActionSet | None = None, with_thought: bool = False) -> str:
-    """The canonical line for ``action`` (arguments in the spec's declared order)."""
+def format_action(action: Action, action_set: ActionSet | None = None, with_thought: bool = False,
+                  observation: Observation | None = None) -> str:
+    """The canonical line for ``action`` (arguments in the spec's declared order). With an action set
+    that refers to controls by name, the control is named as ``observation`` (or the action) names it."""
     head = f"Thought: {action.thought}\n" if with_thought and action.thought else ""
     if action.status == Status.PENDING:
         return head + f"ask(question={_literal(action.args.get('question', action.thought))})"
     if action.function is None:
         return head + ("FAIL" if action.status == Status.FAIL else "FINISH")
-    parts = [f"control={action.control_label}"] if action.control_label is not None else []
+    parts = [f"control={_control_ref(action, action_set, observation)}"] if (
+        action.control_label is not None or action.control_name is not None) else []
     order = [p.name for p in action_set.get(action.function).params] if action_set else list(action.args)
     parts += [f"{k}={_literal(action.args[k])}" for k in order if action.args.get(k) is not None]
     suffix = " FINISH" if action.status == Status.FINISH else " FAIL" if action.status == Status.FAIL else ""
     return head + f"{action.function}({', '.join(parts)}){suffix}"
 
 
-def parse_action(text: str, action_set: ActionSet) -> Action:
-    """Read a model's line back into an :class:`Action`; raises ParseError (shown to the model)."""
+def _control_ref(action: Action, action_set: ActionSet | None, observation: Observation | None) -> str:
+    if action_set is not None and action_set.refer_by_name:
+        control = observation.control(action.control_label) if observation and action.control_label is not None else None
+        name = control.name if control is not None else action.control_name
+        if name:
+            return _literal(name)
+    return str(action.control_label)
+
+
+def parse_action(text: str, action_set: ActionSet, observation: Observation | None = None) -> Action:
+    """Read a model's line back into an :class:`Action`; raises ParseError (shown to the model).
+    A control given by name (``control="Bold"``, where the action set refers by name) is resolved to
+    its label on ``observation``; a name not on screen raises UnknownControl."""
     thought = ""
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     if lines and lines[0].lower().startswith("thought:"):
@@ -82,9 +96,18 @@ def parse_action(text: str, action_set: ActionSet) -> Action:
         raise BadArguments(f"{name} takes at most {len(names)} arguments")
     kwargs = {**dict(zip(names, values)), **kwargs}
     label = kwargs.pop("control", None)
-    if label is not None and not isinstance(label, int):
-        raise BadArguments(f"control must be a label number, got {label!r}")
-    return Action(thought=thought, function=name, control_label=label, args=kwargs, status=status)
+    control_name = None
+    if isinstance(label, str) and action_set.refer_by_name:
+        control_name = label
+        found = observation.find(label) if observation is not None else None
+        if observation is not None and found is None:
+            raise UnknownControl(f"no control named {label!r} on screen")
+        label = found.label if found is not None else None
+    elif label is not None and (not isinstance(label, int) or isinstance(label, bool)):
+        what = "a control's name or label" if action_set.refer_by_name else "a label number"
+        raise BadArguments(f"control must be {what}, got {label!r}")
+    return Action(thought=thought, function=name, control_label=label, control_name=control_name, args=kwargs,
+                  status=status)
 
 
 NO_CALL = "NO_CALL"  # a tool-calling answer meaning "none of the offered functions fits the request"
@@ -195,13 +218,15 @@ def _ebnf_str(s: str) -> str:
 
 
 def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str, list[int]],
-               options: dict[int, list[str]] | None = None) -> str | None:
+               options: dict[int, list[str]] | None = None, names: dict[int, str] | None = None) -> str | None:
     """Add the rules of one call ``name(arg=value, ...)`` (arguments in declared order, each optional
     one may be left out) and return its rule name; None when no control on screen fits it.
     The argument list is a chain of 2 rules per parameter ("nothing written yet" / "something
     written", for the commas), so its size grows linearly with the number of optional parameters.
     A first parameter marked ``from_control`` is bound to its control: each label is followed only
-    by the options that control lists (``options``; a control that lists none takes any value)."""
+    by the options that control lists (``options``; a control that lists none takes any value).
+    With ``names`` (label -> name), controls are written by their quoted name instead of the label."""
+    ref = (lambda lb: _ebnf_str(_literal(names[lb]))) if names else (lambda lb: f'"{lb}"')
     head = None
     params = spec.params
     if spec.targets_control:
@@ -214,14 +239,14 @@ def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str
             alts = []
             for lb in labels:
                 values = " | ".join(_ebnf_str(_literal(o)) for o in opts[lb]) if opts.get(lb) else _param_value(p)
-                alts.append(f'"{lb}, {p.name}=" ({values})')
+                alts.append(f'{ref(lb)} ", {p.name}=" ({values})')
             rules[f"c_{spec.name}"] = " | ".join(alts)
             params = params[1:]
             head = f'"control=" c_{spec.name}'
             chain = _arg_chain(spec.name, params, rules, first_comma=True)
             rules[f"a_{spec.name}"] = f'"{spec.name}(" {head} {chain} ")"'
             return f"a_{spec.name}"
-        rules[f"c_{spec.name}"] = " | ".join(f'"{lb}"' for lb in labels)
+        rules[f"c_{spec.name}"] = " | ".join(ref(lb) for lb in labels)
         head = f'"control=" c_{spec.name}'
     if head:
         args = f"{head} {_arg_chain(spec.name, params, rules, first_comma=True)}"
@@ -264,10 +289,11 @@ def action_grammar(observation: Observation, action_set: ActionSet, *, allow_ask
     for c in observation.controls:
         labels_by_type.setdefault(c.type, []).append(c.label)
     options = {c.label: c.options for c in observation.controls if c.options}
+    names = {c.label: c.name for c in observation.controls} if action_set.refer_by_name else None
     rules: dict[str, str] = {}
     alternatives = ['"FINISH"', '"FAIL"']
     for spec in action_set:
-        rule = _call_rule(spec, rules, labels_by_type, options)
+        rule = _call_rule(spec, rules, labels_by_type, options, names)
         if rule:
             alternatives.append(f"{rule} status")
     if allow_ask:

@@ -33,7 +33,7 @@ def format_ok(traj: Trajectory, action_set: ActionSet) -> bool:
         if not is_valid(a, step.observation, action_set):
             return False
         try:
-            back = parse_action(format_action(a, action_set), action_set)
+            back = parse_action(format_action(a, action_set, observation=step.observation), action_set, step.observation)
         except ActionError:
             return False
         same_args = {k: v for k, v in a.args.items() if v is not None} == back.args
