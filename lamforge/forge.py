@@ -131,7 +131,7 @@ def forge(
     """Collect -> train phases 1-4 -> evaluate side by side, resumable, on one recipe."""
     from transformers.utils import logging as hf_logging
 
-    from lamforge.evaluation.commands import compare_models, comparison_table
+    from lamforge.evaluation.commands import compare_models, comparison_table, summary_of
     from lamforge.training.commands import describe_phase
     from lamforge.training.phases import run_phase
     from lamforge.training.recipe import load_recipe
@@ -184,7 +184,7 @@ def forge(
     console.print("wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
     seconds = round(time.perf_counter() - t0, 1)
     data = {k: collected.get(k) for k in ("expert", "passed", "failed", "unsure")}  # which expert made the data
-    figures = model_figures(done, names)
+    figures = summary_of(done["results"], names)
     if planned is not None:
         planned["actual_s"] = seconds
         console.print(f"budget {planned['budget_s'] / 60:.1f} min, estimate {planned['estimate_s'] / 60:.1f} min, "
@@ -196,20 +196,6 @@ def forge(
         emit_json({"models": figures, "monitor": monitor, "collect": data, "timings": timings,
                    "eval_tasks": len(done["tasks"]), "tasks": len(done["tasks"]), "report": str(done["report"]),
                    "budget": planned, "seconds": seconds})
-
-
-def model_figures(done: dict, names: list[str]) -> dict:
-    """Per model: the comparison's figures plus the 95% interval of online success and why its
-    failed held-out episodes failed (first difference from the reference expert)."""
-    from lamforge.evaluation.commands import summary_of
-    from lamforge.evaluation.failures import failure_causes
-
-    figures = summary_of(done["results"], names)
-    for name in names:
-        online = done["results"][name]["online"]
-        figures[name]["tsr_ci95"] = online.get("task_success_ci95")
-        figures[name]["failure_causes"] = failure_causes(done["trajectories"].get(name, []), done["references"])
-    return figures
 
 
 def plan_to_budget(rec: dict, env: str, out: Path, budget: str, models: int) -> tuple[dict, dict]:

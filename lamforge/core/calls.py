@@ -241,12 +241,9 @@ def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str
                 values = " | ".join(_ebnf_str(_literal(o)) for o in opts[lb]) if opts.get(lb) else _param_value(p)
                 alts.append(f'{ref(lb)} ", {p.name}=" ({values})')
             rules[f"c_{spec.name}"] = " | ".join(alts)
-            params = params[1:]
-            head = f'"control=" c_{spec.name}'
-            chain = _arg_chain(spec.name, params, rules, first_comma=True)
-            rules[f"a_{spec.name}"] = f'"{spec.name}(" {head} {chain} ")"'
-            return f"a_{spec.name}"
-        rules[f"c_{spec.name}"] = " | ".join(ref(lb) for lb in labels)
+            params = params[1:]  # written with its control
+        else:
+            rules[f"c_{spec.name}"] = " | ".join(ref(lb) for lb in labels)
         head = f'"control=" c_{spec.name}'
     if head:
         args = f"{head} {_arg_chain(spec.name, params, rules, first_comma=True)}"

@@ -109,6 +109,7 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
     from lamforge.core.schemas import TaskPlan
     from lamforge.envs import make
     from lamforge.envs.tasks import family_of
+    from lamforge.evaluation.failures import failure_causes
     from lamforge.evaluation.metrics import online_metrics
     from lamforge.evaluation.offline import offline_eval, plan_eval
     from lamforge.evaluation.online import online_eval
@@ -142,6 +143,8 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
             trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
                                 progress=done)
             results[name]["online"] = online_metrics(trajs)
+            # why each failed episode failed: its first difference from the expert's held-out route
+            results[name]["failure_causes"] = failure_causes(trajs, references)
             trajectories[name] = trajs
     report = write_report(results, trajectories, out or run / "eval",
                           title=f"lamforge evaluation: {env}, {len(tasks)} held-out tasks")
@@ -178,7 +181,8 @@ def summary_of(results: dict, names: list[str]) -> dict:
                   "status_acc": o.get("status_acc"), "argument_acc": o.get("argument_acc"),
                   "offline_ssr": o.get("step_success_rate"), "offline_tsr": o.get("task_success_rate"),
                   "plan_tsr": p.get("task_success_rate"), "plan_precision": p.get("step_precision"),
-                  "plan_recall": p.get("step_recall")}
+                  "plan_recall": p.get("step_recall"), "tsr_ci95": on.get("task_success_ci95"),
+                  "failure_causes": r.get("failure_causes")}
     return out
 
 

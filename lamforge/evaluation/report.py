@@ -75,7 +75,7 @@ def order_models(names: Iterable[str]) -> list[str]:
 
 def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, list[Trajectory]],
                  out_dir: str | Path, *, title: str = "lamforge evaluation", max_trajectories: int = 100,
-                 max_snapshots: int = 12, ablation: list[dict[str, Any]] | None = None) -> Path:
+                 max_snapshots: int = 12) -> Path:
     """Write ``report.html``, ``results.json`` and ``results.csv`` into ``out_dir``; returns the
     HTML path. At most ``max_trajectories`` trajectories per model go into the viewer and at most
     ``max_snapshots`` document snapshots into the whole page (LibreOffice takes a while)."""
@@ -97,8 +97,6 @@ def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, lis
     causes = [m for m in models if results.get(m, {}).get("failure_causes") is not None]
     if causes:
         parts.append(_causes_table(results, causes))
-    if ablation:
-        parts.append(_ablation_table(ablation))
     parts.append("<h2>Plots</h2>")
     parts.extend(_plots(results, trajectories, models, notes))
     parts.append("<h2>Trajectories</h2>")
@@ -158,16 +156,6 @@ def _causes_table(results: dict[str, dict[str, Any]], models: list[str]) -> str:
     return ("<h2>Why held-out episodes failed</h2><p class=muted>Each failed episode is counted once, at the first "
             "step where it left the reference expert's route.</p><table id=table-failure-causes><thead><tr>"
             f"<th>model</th>{head}<th>failed</th><th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
-
-
-def _ablation_table(rows: list[dict[str, Any]]) -> str:
-    """Levers measured on the validation tasks: one row each, with the command behind it."""
-    keys = [k for k in ("lever", "setting", "tsr", "tsr_ci95", "train_s", "note", "command") if any(k in r for r in rows)]
-    cell = lambda r, k: _fmt(r.get(k), "pct") if k == "tsr" else escape(str(r.get(k, "")))  # _fmt escapes
-    body = "".join("<tr>" + "".join(f"<td>{cell(r, k)}</td>" for k in keys) + "</tr>" for r in rows)
-    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
-    return (f"<h2>Ablation (validation tasks)</h2><table id=table-ablation><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>")
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:

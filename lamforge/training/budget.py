@@ -104,6 +104,13 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 3, episodes: 
                  measured_s=round(time.perf_counter() - t0, 1))
 
 
+def eval_s_per_task(recipe: dict, speed: Speed, models: int) -> float:
+    """Seconds one held-out task costs the final comparison: every model's online episode plus its
+    offline and planning decodes, over the evaluation's workers."""
+    workers = max(1, int(recipe.get("eval", {}).get("workers", 2)))
+    return models * speed.episode_s * (1 + COSTS["eval_extra_episodes"]) / workers
+
+
 def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
     """Seconds per forge stage for ``recipe`` on a machine of ``speed``."""
     d, ev = recipe.get("data", {}), recipe.get("eval", {})
@@ -126,7 +133,7 @@ def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
         "phase 3": explore_eps * speed.episode_s / workers
         + (int(d.get("replay", 0)) * row + rehearsal) * epochs("phase3") / tok,
         "phase 4": phase4_rows * row * COSTS["phase4_pass"] / tok,
-        "evaluate": models * int(ev.get("tasks", 16)) * speed.episode_s * (1 + COSTS["eval_extra_episodes"]) / workers,
+        "evaluate": int(ev.get("tasks", 16)) * eval_s_per_task(recipe, speed, models),
         "fixed": COSTS["fixed_s"],
     }
 
@@ -137,8 +144,7 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *, min_eval_ta
     out = copy.deepcopy(recipe)
     ev = out.setdefault("eval", {})
     want = int(ev.get("tasks", 16))
-    per_task = models * speed.episode_s * (1 + COSTS["eval_extra_episodes"]) / max(1, int(ev.get("workers", 2)))
-    ev["tasks"] = max(min(want, int(0.45 * budget_s / per_task)), min(min_eval_tasks, want))
+    ev["tasks"] = max(min(want, int(0.45 * budget_s / eval_s_per_task(out, speed, models))), min(min_eval_tasks, want))
     data = out.setdefault("data", {})
     full = {k: int(data[k]) for k in SCALED if k in data}
     factor = 1.0
