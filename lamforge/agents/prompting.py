@@ -109,7 +109,10 @@ def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: li
     messages = [{"role": "system", "content": p.system.format(app=app, actions=action_set.signatures(),
                                                               example=example)}]
     tracker = ScreenTracker()
-    screens = [s.observation for s in steps] + ([observation] if observation is not None else [])
+    # the screens as the model sees them (the environment's control filter, lamforge.core.screen)
+    screens = [action_set.view(s.observation, request) for s in steps]
+    if observation is not None:
+        screens.append(action_set.view(observation, request))
     plans = [s.plan for s in steps] + [plan]
     for i, obs in enumerate(screens):
         if i == 0:

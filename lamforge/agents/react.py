@@ -68,7 +68,8 @@ class ReactAgent(Agent):
             self.plan = replanned = self._make_plan()
         messages = episode_messages(self.task.env_id, self.action_set, self.task.request, history,
                                     observation, self.plan)
-        grammar = (action_grammar(observation, self.action_set, allow_ask=self.allow_ask)
+        view = self.action_set.view(observation, self.task.request)  # what the prompt shows
+        grammar = (action_grammar(view, self.action_set, allow_ask=self.allow_ask)
                    if self.decoding == "constrained" else None)
         try:
             text = self._complete(messages, grammar, self.max_action_tokens, temperature=self.temperature)
@@ -80,7 +81,7 @@ class ReactAgent(Agent):
                             error=f"no valid action: {e}")
         self.stats["steps"] += 1
         try:
-            action = parse_action(text, self.action_set, observation)
+            action = parse_action(text, self.action_set, view)
             if action.function is not None:
                 self.action_set.get(action.function).validate_args(action)
         except ActionError as e:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from lamforge.core.errors import BadArguments, MissingArgument, UnknownFunction, UnknownParameter
-from lamforge.core.schemas import Action, Status
+from lamforge.core.schemas import Action, Observation, Status
+from lamforge.core.screen import ScreenFilter, filter_screen
 
 # "array", "object" and "any" (no type constraint) carry the rest of their JSON Schema in
 # ``Param.schema`` (items, properties, ...): catalog tools (lamforge.tools) take nested arguments.
@@ -185,12 +186,24 @@ class ActionSpec(BaseModel):
 class ActionSet:
     """The actions one environment understands, in a fixed order."""
 
-    def __init__(self, specs: Iterable[ActionSpec], *, refer_by_name: bool = False):
+    def __init__(self, specs: Iterable[ActionSpec], *, refer_by_name: bool = False,
+                 screen_filter: ScreenFilter | None = None):
         self.specs: dict[str, ActionSpec] = {s.name: s for s in specs}
+        # which document items the model is shown (lamforge.core.screen); training rows, the agent and
+        # the grammar all read the screen through it, so they always agree
+        self._screen_filter = screen_filter
         # how an action line names its control: by the control's name (click(control="Bold")), which a
         # small model maps from the request's words, or by its numeric label (click(control=6)), which
         # it must copy from the screen; names need to be unique on screen, as the Office app's are
         self.refer_by_name = refer_by_name
+
+    @property
+    def screen_filter(self) -> ScreenFilter | None:
+        return ScreenFilter.from_env(self._screen_filter)
+
+    def view(self, observation: Observation, request: str) -> Observation:
+        """The observation as the model sees it (filtered by ``screen_filter``)."""
+        return filter_screen(observation, request, self.screen_filter)
 
     def __contains__(self, name: object) -> bool:
         return name in self.specs

@@ -14,6 +14,7 @@ check), then a table like the paper's and a self-contained HTML report.
 from __future__ import annotations
 
 import functools
+import time
 import re
 from pathlib import Path
 
@@ -31,18 +32,28 @@ class NoRun(LamforgeError):
 
 
 HELDOUT = Path("data") / "heldout_tasks.jsonl"
+VALIDATION = Path("data") / "validation_tasks.jsonl"
+SPLITS = {"heldout": HELDOUT, "validation": VALIDATION}
 
 
-def run_heldout_tasks(run: Path, limit: int | None = None) -> list:
-    """The run's own held-out tasks (``RUN/data/heldout_tasks.jsonl``), or :class:`NoRun`."""
+def run_heldout_tasks(run: Path, limit: int | None = None, split: str = "heldout") -> list:
+    """The run's own held-out tasks (``RUN/data/heldout_tasks.jsonl``), or with ``split="validation"``
+    its validation tasks (training-side tasks never trained on, where settings are chosen), or
+    :class:`NoRun`."""
     from lamforge.data.commands import read_tasks
+
+    if split not in SPLITS:
+        raise LamforgeError(f"unknown split {split!r}: evaluation runs on 'heldout' (final figures) or "
+                            "'validation' (choosing settings); training tasks never are")
 
     run = Path(run)
     if not run.is_dir():
         what = "is not a folder" if run.exists() else "does not exist"
         raise NoRun(f"no run at {run}: it {what}. Pass --run with a run folder, as made by `lamforge forge "
                     f"--out RUN` or `lamforge collect trajectories --out RUN/data`")
-    held = run / HELDOUT
+    held = run / SPLITS[split]
+    if split == "validation" and not held.is_file():
+        raise NoRun(f"{run} has no validation tasks ({held} is missing); `lamforge forge --out {run}` writes them")
     if not held.is_file():
         raise NoRun(f"{run} has no held-out tasks of its own ({held} is missing). They are written when the "
                     f"run's data is collected (`lamforge collect trajectories --out {run / 'data'}`, or "
@@ -100,7 +111,8 @@ def make_expert():
 
 def compare_models(names: list[str], *, env: str = "office", run: Path = Path("runs/office"),
                    base_model: str = "smollm2-135m", limit: int | None = 30, workers: int = 2,
-                   max_steps: int = 10, out: Path | None = None, progress: bool = True) -> dict:
+                   max_steps: int = 10, out: Path | None = None, progress: bool = True,
+                   split: str = "heldout", online_only: bool = False) -> dict:
     """Every model in ``names`` on the same held-out tasks: planning, offline and online metrics, the
     HTML report; returns ``{"results", "trajectories", "tasks", "references", "report"}``."""
     from contextlib import nullcontext
@@ -115,7 +127,7 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
     from lamforge.evaluation.online import online_eval
     from lamforge.evaluation.report import write_report
 
-    tasks = run_heldout_tasks(run, limit)
+    tasks = run_heldout_tasks(run, limit, split)
     for family, needs in unavailable_here(tasks).items():
         n = sum(t.family == family for t in tasks)
         console.print(f"warning: {n} held-out task(s) of {family} cannot be done on this machine ({needs}): "
@@ -133,7 +145,10 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
             done = (lambda k, *_, job=job: bar.update(job, completed=k)) if bar else None
             if name == "expert":
                 agent_factory = make_expert
-                results[name] = {"offline": offline_eval(make_expert(), references)}
+                results[name] = {} if online_only else {"offline": offline_eval(make_expert(), references)}
+            elif online_only:  # choosing settings on the validation split: task success is the measure
+                agent_factory = functools.partial(make_model_agent, resolve_model(name, run, base_model, env), env=env)
+                results[name] = {}
             else:
                 spec = resolve_model(name, run, base_model, env)
                 agent_factory = functools.partial(make_model_agent, spec, env=env)
@@ -146,8 +161,11 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
             # why each failed episode failed: its first difference from the expert's held-out route
             results[name]["failure_causes"] = failure_causes(trajs, references)
             trajectories[name] = trajs
-    report = write_report(results, trajectories, out or run / "eval",
-                          title=f"lamforge evaluation: {env}, {len(tasks)} held-out tasks")
+    from lamforge.evaluation.ablation import read_rows
+
+    report = write_report(results, trajectories, out or run / ("eval" if split == "heldout" else f"eval-{split}"),
+                          ablation=read_rows(run / "ablation.jsonl"),
+                          title=f"lamforge evaluation: {env}, {len(tasks)} {split} tasks")
     return {"results": results, "trajectories": trajectories, "tasks": tasks, "references": references,
             "report": report}
 
@@ -159,7 +177,7 @@ def comparison_table(results: dict, names: list[str]) -> Table:
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}"
     for name in names:
         r = results[name]
-        p, o, n = r.get("planning", {}), r["offline"], r["online"]
+        p, o, n = r.get("planning", {}), r.get("offline", {}), r["online"]
         table.add_row(name, pct(p.get("task_success_rate")),
                       f"{pct(p.get('step_precision'))}/{pct(p.get('step_recall'))}" if p else "-",
                       pct(o.get("object_acc")), pct(o.get("operation_acc")), pct(o.get("status_acc")),
@@ -174,7 +192,7 @@ def summary_of(results: dict, names: list[str]) -> dict:
     out = {}
     for n in names:
         r = results[n]
-        o, on, p = r["offline"], r["online"], r.get("planning", {})
+        o, on, p = r.get("offline", {}), r["online"], r.get("planning", {})
         out[n] = {"tsr": on.get("task_success_rate"), "online_steps": on.get("mean_steps"),
                   "step_latency_s": on.get("mean_step_latency_s"),
                   "object_acc": o.get("object_acc"), "operation_acc": o.get("operation_acc"),
@@ -190,24 +208,41 @@ def evaluate(
     models: str = typer.Option("base,lam1,lam2,expert", help="Comma-separated: base, lamN, expert, names, paths, openai:NAME."),
     env: str = typer.Option("office", help="Environment."),
     run: Path = typer.Option(Path("runs/office"), help="Run folder (held-out tasks, phase models)."),
-    split: str = typer.Option("heldout", help="Only 'heldout' is evaluated; training tasks never are."),
+    split: str = typer.Option("heldout", help="heldout (final figures) or validation (choosing settings: online "
+                              "success only); training tasks never are."),
     base_model: str = typer.Option("smollm2-135m", help="What 'base' means."),
     limit: int | None = typer.Option(30, help="At most N held-out tasks."),
     workers: int = typer.Option(2, help="Worker processes for online episodes."),
     max_steps: int = typer.Option(10, help="Step limit of online episodes."),
     out: Path | None = typer.Option(None, help="Report folder (default RUN/eval)."),
+    ablation: Path | None = typer.Option(None, help="Append each model's validation figures to this ablation "
+                                         "file (JSON lines, shown in the report as RUN/ablation.jsonl)."),
+    row: str | None = typer.Option(None, help="The ablation row's name (the lever tried); default the model."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Evaluate models side by side on held-out tasks: planning, offline and online metrics + report."""
-    if split != "heldout":
-        raise typer.BadParameter("evaluation runs on held-out tasks only (--split heldout)")
+    if ablation is not None and split != "validation":
+        raise typer.BadParameter("ablation rows are measured on the validation split (--split validation): "
+                                 "settings are never chosen on the held-out tasks")
+    started = time.time()
+    if split not in SPLITS:
+        raise typer.BadParameter("evaluation runs on held-out tasks (--split heldout) or on the validation "
+                                 "split (--split validation); training tasks never are")
     names = [m.strip() for m in models.split(",") if m.strip()]
-    run_heldout_tasks(run)  # no run, or no held-out tasks of its own: stop before any model loads
+    run_heldout_tasks(run, split=split)  # no run, or no tasks of its own: stop before any model loads
     done = compare_models(names, env=env, run=run, base_model=base_model, limit=limit, workers=workers,
-                          max_steps=max_steps, out=out)
-    console.print(f"{len(done['tasks'])} held-out tasks ({len(done['references'])} with expert references), env {env}")
+                          max_steps=max_steps, out=out, split=split, online_only=split == "validation")
+    console.print(f"{len(done['tasks'])} {split} tasks ({len(done['references'])} with expert references), env {env}")
     console.print(comparison_table(done["results"], names))
     console.print(f"report: {done['report']}")
+    if ablation is not None:
+        from lamforge.evaluation.ablation import record_row
+
+        figures = summary_of(done["results"], names)
+        for name in names:
+            record_row(ablation, row or name, name, resolve_model(name, run, base_model, env), figures[name],
+                       len(done["tasks"]), time.time() - started)
+        console.print(f"ablation rows appended to {ablation}")
     if as_json:
         emit_json({"models": summary_of(done["results"], names), "tasks": len(done["tasks"]),
                    "report": str(done["report"])})

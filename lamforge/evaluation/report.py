@@ -75,7 +75,7 @@ def order_models(names: Iterable[str]) -> list[str]:
 
 def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, list[Trajectory]],
                  out_dir: str | Path, *, title: str = "lamforge evaluation", max_trajectories: int = 100,
-                 max_snapshots: int = 12) -> Path:
+                 max_snapshots: int = 12, ablation: list[dict[str, Any]] | None = None) -> Path:
     """Write ``report.html``, ``results.json`` and ``results.csv`` into ``out_dir``; returns the
     HTML path. At most ``max_trajectories`` trajectories per model go into the viewer and at most
     ``max_snapshots`` document snapshots into the whole page (LibreOffice takes a while)."""
@@ -97,6 +97,10 @@ def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, lis
     causes = [m for m in models if results.get(m, {}).get("failure_causes") is not None]
     if causes:
         parts.append(_causes_table(results, causes))
+    if ablation:
+        from lamforge.evaluation.ablation import ablation_html
+
+        parts.append(ablation_html(ablation))
     parts.append("<h2>Plots</h2>")
     parts.extend(_plots(results, trajectories, models, notes))
     parts.append("<h2>Trajectories</h2>")

@@ -74,11 +74,22 @@ def imitation_rows(tokenizer, trajectories: list[Trajectory], action_set, plan_d
     rng = random.Random(seed)
     rows = []
     for t in trajectories:
+        if hides_target(t, action_set):
+            continue  # the control filter hides a control the expert used: the model could not name it
         if t.initial_plan and rng.random() < plan_dropout:
             t = t.model_copy(update={"initial_plan": [],
                                      "steps": [s.model_copy(update={"plan": []}) for s in t.steps]})
         rows.append(trajectory_row(tokenizer, t, action_set))
     return rows
+
+
+def hides_target(traj: Trajectory, action_set) -> bool:
+    """Whether a step of ``traj`` acts on a control the environment's screen filter does not show."""
+    for step in traj.steps:
+        label = step.action.control_label
+        if label is not None and action_set.view(step.observation, traj.task.request).control(label) is None:
+            return True
+    return False
 
 
 def rehearsal_rows(tokenizer, run: Path, n: int, env_id: str) -> list[dict]:
@@ -136,7 +147,12 @@ def run_phase(phase: int, recipe: dict, run: Path, *, env: str = "office", regis
 
 def _finish(out: Path, summary: dict, run: Path, env: str, register_as: str | None,
             copy_from: Path | None = None) -> dict:
+    import shlex
+    import sys
+
     out.mkdir(parents=True, exist_ok=True)
+    # the command that made this model, so an ablation row can say how to reproduce it
+    summary.setdefault("command", shlex.join(["lamforge", *sys.argv[1:]]))
     if copy_from is not None:
         import shutil
 

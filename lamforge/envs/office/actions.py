@@ -2,6 +2,7 @@
 application's API directly (the paper's two kinds). One declaration each; see lamforge.core.actions."""
 
 from lamforge.core.actions import ActionSet, ActionSpec, Param
+from lamforge.core.screen import ScreenFilter
 
 OFFICE_ACTIONS = ActionSet([
     ActionSpec(name="click", kind="gui", targets_control=True,
@@ -35,4 +36,4 @@ OFFICE_ACTIONS = ActionSet([
     ActionSpec(name="save_as", kind="api",
                description="Save the document under a new file name in the same folder.",
                params=[Param(name="file_name", description="New file name, e.g. report_v2.docx.")]),
-], refer_by_name=True)
+], refer_by_name=True, screen_filter=ScreenFilter(k=3))
