@@ -67,3 +67,39 @@ def test_the_run_s_own_held_out_tasks_are_read(tmp_path):
     tasks = sample_tasks("office", 5, seed=1)
     write_tasks(tasks, tmp_path / "data" / "heldout_tasks.jsonl")
     assert run_heldout_tasks(tmp_path) == tasks and run_heldout_tasks(tmp_path, 2) == tasks[:2]
+
+
+def test_validation_split_needs_its_own_file_and_ablation_rows_need_the_validation_split(tmp_path, no_model_loads):
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "data" / "heldout_tasks.jsonl").write_text("")
+    result = CliRunner().invoke(app, ["eval", "--run", str(run), "--split", "validation", "--models", "lam2"])
+    assert isinstance(result.exception, NoRun) and "validation_tasks.jsonl is missing" in str(result.exception)
+    result = CliRunner().invoke(app, ["eval", "--run", str(run), "--models", "lam2",
+                                      "--ablation", str(tmp_path / "a.jsonl")])
+    assert result.exit_code == 2 and "validation" in result.output
+    result = CliRunner().invoke(app, ["eval", "--run", str(run), "--split", "train", "--models", "lam2"])
+    assert result.exit_code == 2
+
+
+def test_validation_split_runs_online_only_and_records_an_ablation_row(tmp_path):
+    """The expert on two validation tasks: the row lands in the ablation file with its interval and
+    commands, and the report of the next evaluation shows the table; a torn line is skipped."""
+    from lamforge.data.commands import write_tasks
+    from lamforge.envs.tasks import sample_tasks
+    from lamforge.evaluation.ablation import read_rows
+
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    write_tasks(sample_tasks("office", 2, seed=8, family="bold_text"), run / "data" / "validation_tasks.jsonl")
+    ablation = run / "ablation.jsonl"
+    ablation.write_text('{"row": "earlier", "tsr": 0.25, "tasks": 4}\n{"row": torn')
+    result = CliRunner().invoke(app, ["eval", "--run", str(run), "--split", "validation", "--models", "expert",
+                                      "--ablation", str(ablation), "--row", "the expert", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(ablation)
+    assert [r["row"] for r in rows] == ["earlier", "the expert"]
+    assert rows[1]["tsr"] == 1.0 and rows[1]["tasks"] == 2 and len(rows[1]["tsr_ci95"]) == 2
+    assert "--split validation" in rows[1]["eval_command"]
+    page = (run / "eval-validation" / "report.html").read_text()
+    assert "table-ablation" in page and "earlier" in page

@@ -13,8 +13,6 @@ the validation split: the held-out tasks give the final figures and nothing else
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 import time
 from html import escape
 from pathlib import Path
@@ -31,18 +29,20 @@ def training_summary(model_path: str) -> dict:
 
 
 def record_row(path: Path, row: str, model: str, model_path: str, figures: dict, tasks: int,
-               seconds: float) -> dict:
+               seconds: float, command: str) -> dict:
     """Append one ablation row to ``path`` (JSON lines) and return it."""
     trained = training_summary(model_path)
     entry = {"row": row, "model": model, "tasks": tasks, "tsr": figures.get("tsr"),
              "tsr_ci95": figures.get("tsr_ci95"), "failure_causes": figures.get("failure_causes"),
              "train_command": trained.get("command"), "train_s": trained.get("seconds"),
              "train_rows": trained.get("rows"), "tokens_per_s": trained.get("tokens_per_s"),
-             "eval_command": shlex.join(["lamforge", *sys.argv[1:]]), "eval_s": round(seconds, 1),
+             "eval_command": command, "eval_s": round(seconds, 1),
              "time": time.strftime("%Y-%m-%d %H:%M")}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry) + "\n")
+    with open(path, "a+b") as f:
+        # a line torn by a killed writer must not swallow this row: start on a fresh line
+        torn = f.tell() > 0 and (f.seek(-1, 2), f.read(1))[1] != b"\n"
+        f.write((b"\n" if torn else b"") + json.dumps(entry).encode() + b"\n")
     return entry
 
 

@@ -238,10 +238,14 @@ def evaluate(
     if ablation is not None:
         from lamforge.evaluation.ablation import record_row
 
+        import shlex
+
         figures = summary_of(done["results"], names)
         for name in names:
+            command = shlex.join(["lamforge", "eval", "--env", env, "--run", str(run), "--split", split,
+                                  "--models", name, "--limit", str(limit), "--max-steps", str(max_steps)])
             record_row(ablation, row or name, name, resolve_model(name, run, base_model, env), figures[name],
-                       len(done["tasks"]), time.time() - started)
+                       len(done["tasks"]), time.time() - started, command)
         console.print(f"ablation rows appended to {ablation}")
     if as_json:
         emit_json({"models": summary_of(done["results"], names), "tasks": len(done["tasks"]),
