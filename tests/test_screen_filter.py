@@ -37,9 +37,11 @@ def test_the_quoted_paragraph_comes_first_and_fixed_controls_stay():
     assert "3 document items not shown" in view.state
 
 
-def test_no_filter_and_small_documents_leave_the_screen_alone():
+def test_small_documents_lose_nothing_and_no_filter_leaves_the_screen_alone():
     obs = _screen(TEXTS[:2])
-    assert filter_screen(obs, "anything", ScreenFilter(k=3)) is obs
+    view = filter_screen(obs, "Bold 'each meeting and its host'", ScreenFilter(k=3))
+    assert [c.name for c in view.controls] == ["Home", "Bold", "Paragraph 2", "Paragraph 1"]  # best first
+    assert view.state == obs.state
     assert filter_screen(_screen(TEXTS), "anything", None).controls == _screen(TEXTS).controls
 
 
@@ -77,10 +79,13 @@ def test_reference_routes_survive_the_filter_and_hidden_targets_are_dropped_from
     assert all(t.success for t in trajs)
     kept = filter_recall(trajs, ScreenFilter(k=3))
     assert kept["recall"] == 1.0 and kept["trajectories_lost"] == 0
-    moves = [t for t in trajs if t.task.family == "move_paragraph"]
-    one = filter_recall(moves, ScreenFilter(k=1))  # moving needs both paragraphs on screen
-    if moves:
-        assert one["hidden_targets"] > 0
-    assert not any(hides_target(t, OFFICE_ACTIONS) for t in trajs)
+    # a step on a paragraph the request does not point at, with one item shown: hidden, so dropped
     monkeypatch.setenv("LAMFORGE_SCREEN_TOP_K", "1")
-    assert any(hides_target(t, OFFICE_ACTIONS) for t in moves) == bool(moves)
+    para = next(t for t in trajs if t.task.family != "move_paragraph" and any(s.action.control_label is not None and s.observation.control(
+        s.action.control_label).type == "Paragraph" for s in t.steps))
+    step = next(s for s in para.steps if s.action.control_label is not None)
+    target = step.observation.control(step.action.control_label)
+    other = next(c for c in step.observation.controls if c.type == "Paragraph" and c.label != target.label
+                 and len((c.value or "").split()) > 3)
+    misled = para.model_copy(update={"task": para.task.model_copy(update={"request": f"Bold '{other.value}'"})})
+    assert hides_target(misled, OFFICE_ACTIONS) and not hides_target(para, OFFICE_ACTIONS)

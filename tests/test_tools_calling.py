@@ -171,3 +171,27 @@ def test_batched_constrained_decoding_gives_the_sequential_decoders_answers(tiny
     assert generate_constrained_batch(tiny_backend.model, tok, [], []) == []
     with pytest.raises(ValueError):
         generate_constrained_batch(tiny_backend.model, tok, prompts, grammars[:1])
+
+
+def test_batched_plans_are_the_plans_one_at_a_time(tiny_backend):
+    """The planning evaluation decodes every model's plans in batches: each must be the plan the
+    agent makes alone (left padding, the stop text, rows ending at different lengths)."""
+    from lamforge.agents.prompting import parse_plan, plan_messages
+    from lamforge.agents.react import ReactAgent
+    from lamforge.envs.office.actions import OFFICE_ACTIONS
+    from lamforge.envs.tasks import sample_tasks
+    from lamforge.models.batch_decoding import generate_text_batch
+    from lamforge.models.decoding import prompt_ids
+
+    agent = ReactAgent(tiny_backend, OFFICE_ACTIONS, planning="start", max_plan_tokens=20)
+    tasks = sample_tasks("office", 5, seed=11)
+    alone = []
+    for task in tasks:
+        agent.task = task
+        alone.append(agent._make_plan())
+    prompts = [prompt_ids(tiny_backend.tokenizer, plan_messages(t.env_id, t.request)) for t in tasks]
+    for size in (2, 16):
+        texts = generate_text_batch(tiny_backend.model, tiny_backend.tokenizer, prompts, max_new_tokens=20,
+                                    stop="\n\n", batch_size=size)
+        assert [parse_plan(t) for t in texts] == alone
+    assert agent.plans_for(tasks[0].env_id, [t.request for t in tasks]) == alone

@@ -98,6 +98,19 @@ class ReactAgent(Agent):
                               stop="\n\n")
         return parse_plan(text)
 
+    def plans_for(self, env_id: str, requests: list[str]) -> list[list[str]]:
+        """A plan for each request; a local model decodes them in batches (planning evaluation)."""
+        if not self.local:
+            return [parse_plan(self._complete(plan_messages(env_id, r), None, self.max_plan_tokens, stop="\n\n"))
+                    for r in requests]
+        from lamforge.models.batch_decoding import generate_text_batch
+        from lamforge.models.decoding import prompt_ids
+
+        prompts = [prompt_ids(self.backend.tokenizer, plan_messages(env_id, r)) for r in requests]
+        texts = generate_text_batch(self.backend.model, self.backend.tokenizer, prompts,
+                                    max_new_tokens=self.max_plan_tokens, stop="\n\n")
+        return [parse_plan(t) for t in texts]
+
     def _complete(self, messages: list[dict], grammar: str | None, max_tokens: int, stop: str = "\n",
                   temperature: float = 0.0) -> str:
         if not self.local:

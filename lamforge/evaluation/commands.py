@@ -154,7 +154,8 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
                 agent_factory = functools.partial(make_model_agent, spec, env=env)
                 planner = make_model_agent(spec, planning="start", env=env)
                 results[name] = {"offline": offline_eval(make_model_agent(spec, env=env), references),
-                                 "planning": plan_eval(lambda request, p=planner: _plan(p, request, env_id), pairs)}
+                                 "planning": plan_eval(None, pairs, plan_many=functools.partial(
+                                     planner.plans_for, env_id))}
             trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
                                 progress=done)
             results[name]["online"] = online_metrics(trajs)
@@ -250,10 +251,3 @@ def evaluate(
     if as_json:
         emit_json({"models": summary_of(done["results"], names), "tasks": len(done["tasks"]),
                    "report": str(done["report"])})
-
-
-def _plan(agent, request: str, env_id: str) -> list[str]:
-    from lamforge.core.schemas import Task
-
-    agent.task = Task(id="plan", family="free_request", request=request, env_id=env_id)
-    return agent._make_plan()

@@ -47,11 +47,13 @@ def offline_eval(agent: Agent, references: list[Trajectory]) -> dict[str, Any]:
     return result
 
 
-def plan_eval(plan_fn: Callable[[str], list[str]], pairs: list[TaskPlan]) -> dict[str, Any]:
+def plan_eval(plan_fn: Callable[[str], list[str]] | None, pairs: list[TaskPlan], *,
+              plan_many: Callable[[list[str]], list[list[str]]] | None = None) -> dict[str, Any]:
     """:func:`~lamforge.evaluation.metrics.planning_metrics` of ``plan_fn(request)`` against each
     pair's reference plan, plus ``per_family`` plan success (pairs without a family go under
-    ``"unknown"``)."""
-    rows = [(plan_fn(p.task), p.plan, p.family or "unknown") for p in pairs]
+    ``"unknown"``). ``plan_many`` plans all requests in one call (batched decoding) instead."""
+    plans = plan_many([p.task for p in pairs]) if plan_many is not None else [plan_fn(p.task) for p in pairs]
+    rows = [(plan, p.plan, p.family or "unknown") for plan, p in zip(plans, pairs, strict=True)]
     result = planning_metrics([(pred, ref) for pred, ref, _ in rows])
     by_family: dict[str, list[tuple[list[str], list[str]]]] = defaultdict(list)
     for pred, ref, family in rows:

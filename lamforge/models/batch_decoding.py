@@ -126,3 +126,45 @@ def _next_token(r: _Row, logits: torch.Tensor, bitmask, i: int, tokenizer, stops
         return None
     r.pieces.append(tokenizer.decode([token]))
     return token
+
+
+@torch.inference_mode()
+def generate_text_batch(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int = 64,
+                        stop: str = "\n\n", batch_size: int = 16) -> list[str]:
+    """Greedy free-text completions of many prompts, ``batch_size`` rows at a time (plans for the
+    planning evaluation: 60 short prompts of one model cost about 4 decodes instead of 60). A row ends
+    at an end token or at ``stop``; the text before ``stop`` is returned, as ``Decoder.generate`` does."""
+    out: list[str] = []
+    stops = set(stop_token_ids(tokenizer))
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(stops))
+    for at in range(0, len(prompts), batch_size):
+        chunk = prompts[at:at + batch_size]
+        width = max(len(p) for p in chunk)
+        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in chunk])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        res = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        cache, logits, next_pos = res.past_key_values, res.logits[:, -1].float(), positions[:, -1] + 1
+        made: list[list[int]] = [[] for _ in chunk]
+        done = [False] * len(chunk)
+        for _ in range(max_new_tokens):
+            feed = []
+            for i, row in enumerate(made):
+                token = int(torch.argmax(logits[i]))
+                if not done[i]:
+                    if token in stops:
+                        done[i] = True
+                    else:
+                        row.append(token)
+                        done[i] = stop in tokenizer.decode(row) if stop else False
+                feed.append(pad if done[i] else token)
+            if all(done):
+                break
+            mask = torch.cat([mask, torch.ones(len(chunk), 1, dtype=mask.dtype)], dim=1)
+            res = model(input_ids=torch.tensor(feed).unsqueeze(1), attention_mask=mask,
+                        position_ids=next_pos.unsqueeze(1), past_key_values=cache, use_cache=True)
+            cache, logits, next_pos = res.past_key_values, res.logits[:, -1].float(), next_pos + 1
+        for row in made:
+            text = tokenizer.decode(row, skip_special_tokens=True)
+            out.append(text.split(stop)[0] if stop else text)
+    return out

@@ -31,7 +31,7 @@ from lamforge.core.errors import LamforgeError
 COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 1.0, "fixed_s": 60.0}
 # the counts --budget scales, and the least each may shrink to
 SCALED = {"collect": 40, "plan_rows": 16, "trajectories": 24, "plan_rehearsal": 0, "explore_tasks": 4,
-          "explore_fresh": 0, "replay": 8, "reward_trajectories": 8, "ppo_trajectories": 4, "kto_examples": 0}
+          "explore_fresh": 0, "replay": 8, "reward_trajectories": 4, "ppo_trajectories": 2, "kto_examples": 0}
 
 
 class BudgetError(LamforgeError):
