@@ -92,8 +92,9 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 3, episodes: 
                                              "save_strategy": "no", "logging_steps": 10**6},
                               output_dir=str(Path(tmp) / "ckpt"), disable_tqdm=True)
         summary = train_sft(config, model_dir(base), rows, Path(tmp) / "train", model=model, tokenizer=tokenizer)
-        # the first optimizer step carries set-up: count it as one step of the mean
-        tokens_per_s = summary["tokens"] * (steps + 1) / max(len(rows), 1) / max(summary["seconds"], 1e-6)
+        # every row is trained once ((steps + 1) optimizer steps of `batch` rows); the first step's set-up
+        # is counted in, which errs on the safe side
+        tokens_per_s = summary["tokens"] / max(summary["seconds"], 1e-6)
         e0 = time.perf_counter()
         done = online_eval(functools.partial(make_model_agent, base, env=env), train[-episodes:], env_name=env,
                            workers=1, max_steps=int(recipe.get("eval", {}).get("max_steps", 10)))
