@@ -176,7 +176,9 @@ def forge(
     done = stage("evaluate", lambda: compare_models(
         names, env=env, run=out, base_model=rec.get("base_model", "smollm2-135m"), limit=int(ev.get("tasks", 24)),
         workers=int(ev.get("workers", 2)), max_steps=int(ev.get("max_steps", 10)), out=out / "eval"))
-    monitor = stage("monitor", lambda: reward_hacking_monitor(out, env, done, names))
+    from lamforge.training.budget import COSTS
+
+    monitor = stage("monitor", lambda: reward_hacking_monitor(out, env, done, names, int(COSTS["monitor_sample"])))
     console.rule("[bold]result")
     console.print(f"{len(done['tasks'])} held-out tasks, env {env}; report {done['report']}")
     console.print(comparison_table(done["results"], names))
@@ -201,7 +203,8 @@ def forge(
 def plan_to_budget(rec: dict, env: str, out: Path, budget: str, models: int) -> tuple[dict, dict]:
     """Measure this machine, size ``rec`` to ``budget`` and print the plan (kept in RUN/budget.json,
     so a resumed forge trains on the same sizes instead of re-measuring a machine now busy)."""
-    from lamforge.training.budget import Speed, describe, estimate, fit, measure, parse_budget, speed_dict
+    from lamforge.training.budget import (COSTS, BudgetError, Speed, describe, estimate, fit, measure, parse_budget,
+                                         speed_dict)
 
     budget_s = parse_budget(budget)
     saved = out / "budget.json"
@@ -212,7 +215,13 @@ def plan_to_budget(rec: dict, env: str, out: Path, budget: str, models: int) -> 
             return kept["recipe"], {k: kept[k] for k in ("budget_s", "estimate_s", "stages", "speed")}
     console.rule("[bold]measure this machine")
     speed: Speed = measure(rec, env, out)
-    sized, stages = fit(rec, speed, budget_s - speed.measured_s, models)
+    try:
+        sized, stages = fit(rec, speed, budget_s - speed.measured_s, models)
+    except BudgetError:
+        # a slow machine: fewer held-out tasks (wider intervals) rather than no demo at all
+        sized, stages = fit(rec, speed, budget_s - speed.measured_s, models, min_eval_tasks=10)
+        console.print(f"[yellow]this machine is slow for a {budget} budget: only {sized['eval']['tasks']} held-out "
+                      "tasks fit (wider intervals); a larger --budget evaluates more")
     stages = {"measure": speed.measured_s, **stages}
     console.print(describe(speed, stages, sized, budget_s))
     planned = {"budget_s": budget_s, "estimate_s": round(sum(stages.values()), 1), "stages": stages,
@@ -221,10 +230,12 @@ def plan_to_budget(rec: dict, env: str, out: Path, budget: str, models: int) -> 
     return sized, planned
 
 
-def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str]) -> dict:
+def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str], sample: int = 20) -> dict:
     """Per model: the reward model's mean step score on its held-out online trajectories next to
     its true success rate, and its KL to LAM3 along the held-out expert references. A model whose
-    reward-model score climbs while true success does not is hacking the reward model."""
+    reward-model score climbs while true success does not is hacking the reward model. It reads the
+    first ``sample`` trajectories and references of each model: all 60 of 7 models took over 5 minutes
+    of a 40-minute demo (session 6), a sample tells the trend."""
     from lamforge.envs import action_set_of
     from lamforge.training.monitor import policy_kl
     from lamforge.training.reward import RewardModel
@@ -236,14 +247,15 @@ def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str]) ->
     result: dict = {"models": {}}
     scored: list[tuple[float, bool]] = []
     for name in names:
-        trajs = [t for t in done["trajectories"].get(name, []) if t.steps]
+        trajs = [t for t in done["trajectories"].get(name, []) if t.steps][:sample]
         scores = [sum(s) / len(s) for s in (rm.score(t) for t in trajs)]
         scored += [(s, t.outcome.success) for s, t in zip(scores, trajs)]
         entry = {"rm_score": round(sum(scores) / len(scores), 4) if scores else None,
                  "true_tsr": done["results"][name]["online"].get("task_success_rate")}
         model = run / name / "model"
         if name.startswith("lam") and model.is_dir() and done["references"]:
-            entry["kl_to_lam3"] = policy_kl(model, run / "lam3" / "model", done["references"], action_set_of(env))
+            entry["kl_to_lam3"] = policy_kl(model, run / "lam3" / "model", done["references"][:sample],
+                                            action_set_of(env))
         result["models"][name] = entry
     # does the reward model tell held-out successes from failures? (sign of the mean step score)
     if scored:

@@ -28,7 +28,11 @@ from lamforge.core.errors import LamforgeError
 # episode time (see the module docstring): tokens of a plan row, of a phase-4 row pass relative to a
 # phase-2 one (reward model with LoRA + PPO's policy and reference passes), decodes per evaluated
 # task and model beyond the online episode (offline teacher-forced steps and the plan).
-COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 1.0, "fixed_s": 60.0}
+# Calibrated on the session-6 demo (2-core machine, 60 tasks x 7 models): evaluation took 2.56 s per task
+# and model against a measured 0.94 s base-model episode (offline teacher-forced steps run in one
+# process, planning, loading), the reward-hacking monitor 1.5 s per trajectory it scores.
+COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 4.4, "monitor_episodes": 1.6,
+         "monitor_sample": 20, "fixed_s": 60.0}
 # the counts --budget scales, and the least each may shrink to
 SCALED = {"collect": 40, "plan_rows": 16, "trajectories": 24, "plan_rehearsal": 0, "explore_tasks": 4,
           "explore_fresh": 0, "replay": 8, "reward_trajectories": 4, "ppo_trajectories": 2, "kto_examples": 0}
@@ -135,6 +139,8 @@ def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
         + (int(d.get("replay", 0)) * row + rehearsal) * epochs("phase3") / tok,
         "phase 4": phase4_rows * row * COSTS["phase4_pass"] / tok,
         "evaluate": int(ev.get("tasks", 16)) * eval_s_per_task(recipe, speed, models),
+        "monitor": models * min(int(ev.get("tasks", 16)), COSTS["monitor_sample"]) * COSTS["monitor_episodes"]
+        * speed.episode_s,
         "fixed": COSTS["fixed_s"],
     }
 

@@ -14,6 +14,8 @@ Recipe sections: ``phase4_reward`` (:class:`~lamforge.training.reward.RewardConf
 
 from __future__ import annotations
 
+from lamforge.core.errors import LamforgeError
+
 import json
 import random
 import time
@@ -54,7 +56,12 @@ def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool =
     if not (rm_dir / "lamforge_reward.json").is_file():
         config = build_config(RewardConfig, recipe.get("phase4_reward", {}), output_dir=str(out / "rm-checkpoints"),
                               disable_tqdm=not progress)
-        rm_summary = train_reward_model(config, lam3, rm_data, action_set, out)
+        try:
+            rm_summary = train_reward_model(config, lam3, rm_data, action_set, out)
+        except LamforgeError as e:  # nothing the reward model can read: phase 4 cannot run, say why
+            _copy(lam3, out / "model")
+            return {"phase": 4, "start": str(lam3), "copied_from": str(lam3), "seconds": 0.0,
+                    "note": f"{e}: LAM4 is LAM3"}
         rm_summary_file.write_text(json.dumps(rm_summary, indent=2))
     rm_summary = json.loads(rm_summary_file.read_text()) if rm_summary_file.is_file() else {}
     rm = RewardModel.load(rm_dir, action_set)

@@ -85,9 +85,12 @@ def imitation_rows(tokenizer, trajectories: list[Trajectory], action_set, plan_d
 
 def hides_target(traj: Trajectory, action_set) -> bool:
     """Whether a step of ``traj`` acts on a control the environment's screen filter does not show."""
+    if action_set.screen_filter is None:
+        return False
     for step in traj.steps:
         label = step.action.control_label
-        if label is not None and action_set.view(step.observation, traj.task.request).control(label) is None:
+        if (label is not None and step.observation.control(label) is not None
+                and action_set.view(step.observation, traj.task.request).control(label) is None):
             return True
     return False
 

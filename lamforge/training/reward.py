@@ -91,6 +91,11 @@ def train_reward_model(config: RewardConfig, base: str | Path, trajectories: lis
                                              lora_alpha=config.lora_alpha, target_modules=LORA_TARGETS,
                                              layers_to_transform=layers))
     rows = reward_rows(tokenizer, trajectories, action_set, config.max_length)
+    if not rows:
+        from lamforge.core.errors import LamforgeError
+
+        raise LamforgeError(f"no reward-model rows: every trajectory's first action ends past max_length "
+                            f"{config.max_length} tokens (raise phase4_reward.max_length)")
     trainer = StepRewardTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                                 data_collator=_collate)
     ckpt = last_complete_checkpoint(Path(config.output_dir))
