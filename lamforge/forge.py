@@ -176,9 +176,7 @@ def forge(
     done = stage("evaluate", lambda: compare_models(
         names, env=env, run=out, base_model=rec.get("base_model", "smollm2-135m"), limit=int(ev.get("tasks", 24)),
         workers=int(ev.get("workers", 2)), max_steps=int(ev.get("max_steps", 10)), out=out / "eval"))
-    from lamforge.training.budget import COSTS
-
-    monitor = stage("monitor", lambda: reward_hacking_monitor(out, env, done, names, int(COSTS["monitor_sample"])))
+    monitor = stage("monitor", lambda: reward_hacking_monitor(out, env, done, names))
     console.rule("[bold]result")
     console.print(f"{len(done['tasks'])} held-out tasks, env {env}; report {done['report']}")
     console.print(comparison_table(done["results"], names))
@@ -230,19 +228,22 @@ def plan_to_budget(rec: dict, env: str, out: Path, budget: str, models: int) -> 
     return sized, planned
 
 
-def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str], sample: int = 20) -> dict:
+def reward_hacking_monitor(run: Path, env: str, done: dict, names: list[str]) -> dict:
     """Per model: the reward model's mean step score on its held-out online trajectories next to
     its true success rate, and its KL to LAM3 along the held-out expert references. A model whose
     reward-model score climbs while true success does not is hacking the reward model. It reads the
-    first ``sample`` trajectories and references of each model: all 60 of 7 models took over 5 minutes
+    first ``COSTS["monitor_sample"]`` trajectories and references of each model (the budget's estimate
+    counts the same sample): all 60 of 7 models took over 5 minutes
     of a 40-minute demo (session 6), a sample tells the trend."""
     from lamforge.envs import action_set_of
+    from lamforge.training.budget import COSTS
     from lamforge.training.monitor import policy_kl
     from lamforge.training.reward import RewardModel
 
     rm_dir = run / "lam4" / "reward_model"
     if not (rm_dir / "lamforge_reward.json").is_file():
         return {"note": "no reward model in this run"}
+    sample = int(COSTS["monitor_sample"])
     rm = RewardModel.load(rm_dir, action_set_of(env))
     result: dict = {"models": {}}
     scored: list[tuple[float, bool]] = []

@@ -4,8 +4,8 @@ A screen is the application's fixed controls (tabs, ribbon buttons, drop-downs, 
 the document's content (paragraphs, comments). The content is what grows with the document
 (a handbook has 30 paragraphs) and what a small model must search by text; the request almost always
 quotes the text it means ("Make the paragraph starting 'Requests for leave' justified"). So the
-content items are ranked by BM25 against the request and only the ``k`` best are shown, in document
-order; the fixed controls are always shown. The same filter runs when training rows are built and
+content items are ranked by BM25 against the request and only the ``k`` best are shown, best first;
+the fixed controls are always shown. The same filter runs when training rows are built and
 when the agent acts, and the grammar offers only what is shown.
 
     view = filter_screen(observation, request, ScreenFilter(k=3))
@@ -39,7 +39,7 @@ class ScreenFilter:
     @classmethod
     def from_env(cls, default: "ScreenFilter | None") -> "ScreenFilter | None":
         """``LAMFORGE_SCREEN_TOP_K`` overrides an environment's filter for an experiment (0: off);
-        training and evaluation must run with the same value, which the ablation script ensures."""
+        training and evaluation must run with the same value: nothing records it in the model."""
         raw = os.environ.get("LAMFORGE_SCREEN_TOP_K")
         if raw is None or raw == "":
             return default

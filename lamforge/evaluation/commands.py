@@ -14,8 +14,9 @@ check), then a table like the paper's and a self-contained HTML report.
 from __future__ import annotations
 
 import functools
-import time
 import re
+import shlex
+import time
 from pathlib import Path
 
 import typer
@@ -146,16 +147,14 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
             if name == "expert":
                 agent_factory = make_expert
                 results[name] = {} if online_only else {"offline": offline_eval(make_expert(), references)}
-            elif online_only:  # choosing settings on the validation split: task success is the measure
-                agent_factory = functools.partial(make_model_agent, resolve_model(name, run, base_model, env), env=env)
-                results[name] = {}
             else:
                 spec = resolve_model(name, run, base_model, env)
                 agent_factory = functools.partial(make_model_agent, spec, env=env)
-                planner = make_model_agent(spec, planning="start", env=env)
-                results[name] = {"offline": offline_eval(make_model_agent(spec, env=env), references),
-                                 "planning": plan_eval(None, pairs, plan_many=functools.partial(
-                                     planner.plans_for, env_id))}
+                # validation chooses settings on task success alone
+                results[name] = {} if online_only else {
+                    "offline": offline_eval(make_model_agent(spec, env=env), references),
+                    "planning": plan_eval(None, pairs, plan_many=functools.partial(
+                        make_model_agent(spec, planning="start", env=env).plans_for, env_id))}
             trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
                                 progress=done)
             results[name]["online"] = online_metrics(trajs)
@@ -238,8 +237,6 @@ def evaluate(
     console.print(f"report: {done['report']}")
     if ablation is not None:
         from lamforge.evaluation.ablation import record_row
-
-        import shlex
 
         figures = summary_of(done["results"], names)
         for name in names:

@@ -64,13 +64,7 @@ def generate_constrained_batch(model, tokenizer, prompts: list[list[int]], gramm
         rows.append(_Row(xgr.GrammarMatcher(compiled[g]), max_new_tokens))
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
-    width = max(len(p) for p in prompts)
-    ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts])
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-    cache, logits = out.past_key_values, out.logits[:, -1].float()
-    next_pos = positions[:, -1] + 1
+    cache, logits, mask, next_pos = _prefill(model, prompts, pad)
     bitmask = xgr.allocate_token_bitmask(len(rows), vocab_size(model, tokenizer))
 
     while not all(r.done for r in rows):
@@ -89,11 +83,7 @@ def generate_constrained_batch(model, tokenizer, prompts: list[list[int]], gramm
             feed[i] = token
         if all(r.done for r in rows):
             break
-        mask = torch.cat([mask, torch.ones(len(rows), 1, dtype=mask.dtype)], dim=1)
-        out = model(input_ids=torch.tensor(feed).unsqueeze(1), attention_mask=mask,
-                    position_ids=next_pos.unsqueeze(1), past_key_values=cache, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1].float()
-        next_pos = next_pos + 1
+        cache, logits, mask, next_pos = _advance(model, feed, cache, mask, next_pos)
     return [f"<unfinished: {r.error}>" if r.error else "".join(r.pieces) for r in rows]
 
 
@@ -139,12 +129,7 @@ def generate_text_batch(model, tokenizer, prompts: list[list[int]], *, max_new_t
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else next(iter(stops))
     for at in range(0, len(prompts), batch_size):
         chunk = prompts[at:at + batch_size]
-        width = max(len(p) for p in chunk)
-        ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in chunk])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in chunk])
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        res = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-        cache, logits, next_pos = res.past_key_values, res.logits[:, -1].float(), positions[:, -1] + 1
+        cache, logits, mask, next_pos = _prefill(model, chunk, pad)
         made: list[list[int]] = [[] for _ in chunk]
         done = [False] * len(chunk)
         for _ in range(max_new_tokens):
@@ -160,11 +145,25 @@ def generate_text_batch(model, tokenizer, prompts: list[list[int]], *, max_new_t
                 feed.append(pad if done[i] else token)
             if all(done):
                 break
-            mask = torch.cat([mask, torch.ones(len(chunk), 1, dtype=mask.dtype)], dim=1)
-            res = model(input_ids=torch.tensor(feed).unsqueeze(1), attention_mask=mask,
-                        position_ids=next_pos.unsqueeze(1), past_key_values=cache, use_cache=True)
-            cache, logits, next_pos = res.past_key_values, res.logits[:, -1].float(), next_pos + 1
+            cache, logits, mask, next_pos = _advance(model, feed, cache, mask, next_pos)
         for row in made:
             text = tokenizer.decode(row, skip_special_tokens=True)
             out.append(text.split(stop)[0] if stop else text)
     return out
+
+
+def _prefill(model, prompts: list[list[int]], pad: int):
+    """Left-padded prompts through the model: (cache, last logits, attention mask, next positions)."""
+    ids = torch.tensor([[pad] * (max(map(len, prompts)) - len(p)) + list(p) for p in prompts])
+    mask = torch.tensor([[0] * (ids.size(1) - len(p)) + [1] * len(p) for p in prompts])
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    return out.past_key_values, out.logits[:, -1].float(), mask, positions[:, -1] + 1
+
+
+def _advance(model, feed: list[int], cache, mask, next_pos):
+    """One token per row after the cached ones: (cache, last logits, attention mask, next positions)."""
+    mask = torch.cat([mask, torch.ones(len(feed), 1, dtype=mask.dtype)], dim=1)
+    out = model(input_ids=torch.tensor(feed).unsqueeze(1), attention_mask=mask,
+                position_ids=next_pos.unsqueeze(1), past_key_values=cache, use_cache=True)
+    return out.past_key_values, out.logits[:, -1].float(), mask, next_pos + 1
