@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lamforge.agents.base import Agent
 from lamforge.core.errors import TaskFileError
-from lamforge.core.schemas import Action, Outcome, Status, Step, Task, Trajectory
+from lamforge.core.schemas import Action, Observation, Outcome, Status, Step, Task, Trajectory
 
 Ask = Callable[[str], str]
 OnStep = Callable[[Step], None]
@@ -59,6 +59,7 @@ def run_episode(env, agent: Agent, task: Task, *, log: str | Path | None = None,
         if on_step:
             on_step(step)
         obs = next_obs
+    traj.final_observation = obs
     traj.outcome = Outcome(success=bool(info.get("success")), terminated=terminated, truncated=truncated,
                            reason=_reason(traj.steps[-1].action, terminated, truncated))
     traj.seconds = time.perf_counter() - started
@@ -103,7 +104,9 @@ class _LogWriter:
         self._write({"type": "step", "step": step.model_dump(mode="json")})
 
     def end(self, traj: Trajectory) -> None:
-        self._write({"type": "end", "outcome": traj.outcome.model_dump(mode="json"), "seconds": traj.seconds})
+        final = traj.final_observation.model_dump(mode="json") if traj.final_observation else None
+        self._write({"type": "end", "outcome": traj.outcome.model_dump(mode="json"), "seconds": traj.seconds,
+                     "final_observation": final})
         self.f.close()
 
 
@@ -131,6 +134,8 @@ def read_log(path: str | Path) -> Trajectory:
         elif kind == "end":
             traj.outcome = Outcome.model_validate(record["outcome"])
             traj.seconds = record.get("seconds", 0.0)
+            if record.get("final_observation"):
+                traj.final_observation = Observation.model_validate(record["final_observation"])
             return traj
         else:
             raise TaskFileError(path, n, f"unknown record type {kind!r}")

@@ -167,6 +167,9 @@ class Trajectory(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     initial_plan: list[str] = Field(default_factory=list)
     outcome: Outcome = Field(default_factory=Outcome)
+    final_observation: Observation | None = Field(
+        default=None, description="The screen after the last action: what an agent that checks its work "
+                                  "before saying FINISH sees (training rows use it).")
     started_at: float = Field(default_factory=time.time)
     seconds: float = 0.0
     meta: dict[str, Any] = Field(default_factory=dict)

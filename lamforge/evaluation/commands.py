@@ -152,7 +152,7 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
                 agent_factory = functools.partial(make_model_agent, spec, env=env)
                 # validation chooses settings on task success alone
                 results[name] = {} if online_only else {
-                    "offline": offline_eval(make_model_agent(spec, env=env), references),
+                    "offline": offline_eval(None, references, make_agent=agent_factory, workers=workers),
                     "planning": plan_eval(None, pairs, plan_many=functools.partial(
                         make_model_agent(spec, planning="start", env=env).plans_for, env_id))}
             trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,

@@ -67,11 +67,13 @@ def phase1_rows(tokenizer, plans: list[TaskPlan], trajectories: list[Trajectory]
 
 
 def imitation_rows(tokenizer, trajectories: list[Trajectory], action_set, plan_dropout: float,
-                   seed: int = 0) -> list[dict]:
+                   seed: int = 0, check_finish: float = 0.0) -> list[dict]:
     """One row per trajectory. With probability ``plan_dropout`` the plan is left out of the prompt:
     the agent acts both with a plan (``--planning start|dynamic``) and without one (evaluation and
-    exploration run without), and should have seen both."""
+    exploration run without), and should have seen both. With probability ``check_finish`` the row
+    ends on the finished screen and a bare FINISH (``rows.trajectory_row``)."""
     rng = random.Random(seed)
+    finish_rng = random.Random(seed + 1)
     rows = []
     for t in trajectories:
         if hides_target(t, action_set):
@@ -79,7 +81,7 @@ def imitation_rows(tokenizer, trajectories: list[Trajectory], action_set, plan_d
         if t.initial_plan and rng.random() < plan_dropout:
             t = t.model_copy(update={"initial_plan": [],
                                      "steps": [s.model_copy(update={"plan": []}) for s in t.steps]})
-        rows.append(trajectory_row(tokenizer, t, action_set))
+        rows.append(trajectory_row(tokenizer, t, action_set, check_finish=finish_rng.random() < check_finish))
     return rows
 
 
@@ -176,6 +178,7 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
               explored: dict) -> list[dict]:
     sizes = recipe.get("data", {})
     dropout = float(sizes.get("plan_dropout", 0.5))
+    check_finish = float(sizes.get("check_finish", 0.0))
     if phase == 1:
         from lamforge.data.plans import read_plans
 
@@ -192,11 +195,11 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
     n = int(sizes.get("trajectories", len(passed)))
     rehearsal = rehearsal_rows(tokenizer, run, int(sizes.get("plan_rehearsal", 0)), env_id)
     if phase == 2:
-        return imitation_rows(tokenizer, passed[:n], action_set, dropout) + rehearsal
+        return imitation_rows(tokenizer, passed[:n], action_set, dropout, check_finish=check_finish) + rehearsal
     # phase 3: the new successes of exploration, plus a replay of the imitation data so the
     # families LAM2 already knew are not forgotten
     from lamforge.training.explore import new_successes
 
     found = new_successes(run)
     replay = random.Random(1).sample(passed[:n], min(int(sizes.get("replay", 40)), len(passed[:n])))
-    return imitation_rows(tokenizer, found + replay, action_set, dropout, seed=3) + rehearsal
+    return imitation_rows(tokenizer, found + replay, action_set, dropout, seed=3, check_finish=check_finish) + rehearsal

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from lamforge.agents.prompting import episode_messages, plan_messages, render_plan
 from lamforge.core.actions import ActionSet
-from lamforge.core.schemas import TaskPlan, Trajectory
+from lamforge.core.calls import format_action
+from lamforge.core.schemas import Action, Status, TaskPlan, Trajectory
 
 IGNORE = -100
 
@@ -67,9 +68,24 @@ def plan_row(tokenizer, env_id: str, pair: TaskPlan) -> dict:
     return conversation_row(tokenizer, messages)
 
 
-def trajectory_row(tokenizer, traj: Trajectory, action_set: ActionSet) -> dict:
-    messages = episode_messages(traj.task.env_id, action_set, traj.task.request, traj.steps, None,
-                                traj.initial_plan)
+def trajectory_row(tokenizer, traj: Trajectory, action_set: ActionSet, check_finish: bool = False) -> dict:
+    """The episode as one row. With ``check_finish`` (and a recorded final screen) the last action is
+    followed by the screen it produced and a bare ``FINISH``: the model learns to recognise a finished
+    task. Without it, a model that left off FINISH on the last action saw an untrained screen next
+    and repeated the action, which undoes a toggle (Bullets, Strikethrough: the largest failure on
+    the validation split in session 7), and one that put FINISH on an action that only opened a
+    drop-down or a dialog never saw that the task was not done. Both ways of ending are right; the
+    recipe's ``data.check_finish`` is the share of rows that end this way."""
+    steps = traj.steps
+    if not (check_finish and traj.final_observation is not None and steps
+            and steps[-1].action.status == Status.FINISH and steps[-1].action.function is not None):
+        messages = episode_messages(traj.task.env_id, action_set, traj.task.request, steps, None,
+                                    traj.initial_plan)
+        return conversation_row(tokenizer, messages)
+    last = steps[-1].model_copy(update={"action": steps[-1].action.model_copy(update={"status": Status.CONTINUE})})
+    messages = episode_messages(traj.task.env_id, action_set, traj.task.request, [*steps[:-1], last],
+                                traj.final_observation, last.plan)
+    messages.append({"role": "assistant", "content": format_action(Action(status=Status.FINISH), action_set)})
     return conversation_row(tokenizer, messages)
 
 

@@ -117,6 +117,14 @@ class OfficeApp:
         """'on' for a toggle button that is on for the whole selection (so an agent need not toggle blind)."""
         if widget == "Track Changes":
             return "on" if D.track_changes(self.doc) else None
+        if widget in ("Bullets", "Numbering"):
+            # without it, the screen after Bullets read "No change" and models pressed it again (off)
+            style = "List Bullet" if widget == "Bullets" else "List Number"
+            try:
+                paragraphs = self._selected_paragraphs()
+            except ActionNotApplicable:
+                return None
+            return "on" if paragraphs and all(p.style.name == style for p in paragraphs) else None
         attr = {"Bold": "bold", "Italic": "italic", "Underline": "underline", "Strikethrough": "strike"}.get(widget)
         if attr is None or self.sel.kind not in ("text", "paragraph", "cell"):
             return None
