@@ -33,9 +33,10 @@ from lamforge.core.errors import LamforgeError
 # process, planning, loading), the reward-hacking monitor 1.5 s per trajectory it scores.
 COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 4.4, "monitor_episodes": 1.6,
          "monitor_sample": 20, "fixed_s": 60.0,
-         # the 4-step measurement carries set-up and unsorted batch lengths: it said 322 tokens/s where
-         # the demo's phase 2 (batches by length) then ran at 508 on the same machine
-         "train_speedup": 1.5}
+         # the measurement's later steps (set-up left out) ran at 365-378 tokens/s in two runs on the
+         # machine where a whole phase 2 on 425-524 trajectories ran at 450-508 (longer, length-sorted
+         # runs amortise more): 1.25 keeps the estimate on the safe side of that
+         "train_speedup": 1.25}
 # the counts --budget scales, and the least each may shrink to
 SCALED = {"collect": 40, "plan_rows": 16, "trajectories": 24, "plan_rehearsal": 0, "explore_tasks": 4,
           "explore_fresh": 0, "replay": 8, "reward_trajectories": 4, "ppo_trajectories": 2, "kto_examples": 0}
@@ -67,7 +68,25 @@ class Speed:
     measured_s: float          # what measuring took
 
 
-def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 3, episodes: int = 2) -> Speed:
+def _step_timer():
+    """A transformers callback that keeps the wall time of each optimizer step in ``.durations``."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.durations: list[float] = []
+            self._t = 0.0
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self._t = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.durations.append(time.perf_counter() - self._t)
+
+    return StepTimer()
+
+
+def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: int = 2) -> Speed:
     """Time a few phase-2 training steps and decoded episodes here and now."""
     import functools
     import tempfile
@@ -98,10 +117,15 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 3, episodes: 
         config = build_config(LamSFTConfig, {**section, "num_train_epochs": 1, "max_steps": steps + 1,
                                              "save_strategy": "no", "logging_steps": 10**6},
                               output_dir=str(Path(tmp) / "ckpt"), disable_tqdm=True)
-        summary = train_sft(config, model_dir(base), rows, Path(tmp) / "train", model=model, tokenizer=tokenizer)
-        # every row is trained once ((steps + 1) optimizer steps of `batch` rows); the first step's set-up
-        # is counted in, which errs on the safe side
-        tokens_per_s = summary["tokens"] / max(summary["seconds"], 1e-6)
+        timer = _step_timer()
+        summary = train_sft(config, model_dir(base), rows, Path(tmp) / "train", model=model, tokenizer=tokenizer,
+                            callbacks=[timer])
+        # every row is trained once ((steps + 1) optimizer steps of `batch` rows). The first step carries
+        # one-time set-up that varied from 10 to 30 s between runs here and made the figure swing
+        # 220-322 tokens/s on one machine: the speed is the median of the later steps
+        steady = sorted(timer.durations[1:]) or timer.durations
+        step_s = steady[len(steady) // 2] if steady else summary["seconds"]
+        tokens_per_s = summary["tokens"] / max(summary["steps"], 1) / max(step_s, 1e-6)
         e0 = time.perf_counter()
         done = online_eval(functools.partial(make_model_agent, base, env=env), train[-episodes:], env_name=env,
                            workers=1, max_steps=int(recipe.get("eval", {}).get("max_steps", 10)))

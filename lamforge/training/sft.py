@@ -148,7 +148,7 @@ def load_for_training(model_path: str | Path):
 
 
 def train_sft(config: LamSFTConfig, model_path: str | Path, rows: list[dict], out_dir: str | Path,
-              model=None, tokenizer=None) -> dict:
+              model=None, tokenizer=None, callbacks: list | None = None) -> dict:
     """Fine-tune ``model_path`` on ``rows``; the model lands in ``out_dir/model``. A run killed
     mid-way resumes from its last checkpoint in ``out_dir/checkpoints``."""
     from datasets import Dataset
@@ -165,7 +165,8 @@ def train_sft(config: LamSFTConfig, model_path: str | Path, rows: list[dict], ou
                                                  target_modules="all-linear", task_type="CAUSAL_LM"))
     config.output_dir = str(out_dir / "checkpoints")
     data = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
-    trainer = LamSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+    trainer = LamSFTTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer,
+                            callbacks=callbacks)
     ckpt = last_complete_checkpoint(Path(config.output_dir))
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
