@@ -70,13 +70,13 @@ def predict_all(agent: Agent | None, references: list[Trajectory], *,
         agent = agent if agent is not None else make_agent()  # type: ignore[misc]
         return [predict_along(agent, ref) for ref in references]
     import multiprocessing
-    import os
     from concurrent.futures import ProcessPoolExecutor
 
+    from lamforge.evaluation.online import threads_per_worker
+
     workers = min(workers, len(references))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(make_agent, threads)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                             initargs=(make_agent, threads_per_worker(workers))) as pool:
         return list(pool.map(_predict_in_worker, references))
 
 

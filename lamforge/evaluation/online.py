@@ -84,6 +84,11 @@ def _run_here(make_agent: Callable[[], Agent], tasks: list[Task], env_name: str,
         env.close()
 
 
+def threads_per_worker(workers: int) -> int:
+    """Torch threads for each of ``workers`` processes: their share of the cores."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def _worker_main(conn: Connection, make_agent: Callable[[], Agent], env_name: str, max_steps: int,
                  log_dir: Path, threads: int | None = None) -> None:
     """A worker process: build env and agent, then run the tasks the parent sends until ``None``."""
@@ -144,7 +149,7 @@ class _Pool:
             timeout_s: float | None) -> list[Trajectory]:
         results: list[Trajectory | None] = [None] * len(tasks)
         pending = deque(range(len(tasks)))
-        self.threads = max(1, (os.cpu_count() or 1) // n_workers)
+        self.threads = threads_per_worker(n_workers)
         workers = [self._spawn() for _ in range(n_workers)]
         done = 0
 

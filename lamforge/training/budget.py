@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -123,9 +124,9 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
         # every row is trained once ((steps + 1) optimizer steps of `batch` rows). The first step carries
         # one-time set-up that varied from 10 to 30 s between runs here and made the figure swing
         # 220-322 tokens/s on one machine: the speed is the median of the later steps
-        steady = sorted(timer.durations[1:]) or timer.durations
-        step_s = steady[len(steady) // 2] if steady else summary["seconds"]
-        tokens_per_s = summary["tokens"] / max(summary["steps"], 1) / max(step_s, 1e-6)
+        steps_run = max(summary["steps"], 1)
+        step_s = statistics.median(timer.durations[1:] or timer.durations or [summary["seconds"] / steps_run])
+        tokens_per_s = summary["tokens"] / steps_run / max(step_s, 1e-6)
         e0 = time.perf_counter()
         done = online_eval(functools.partial(make_model_agent, base, env=env), train[-episodes:], env_name=env,
                            workers=1, max_steps=int(recipe.get("eval", {}).get("max_steps", 10)))

@@ -14,13 +14,12 @@ Recipe sections: ``phase4_reward`` (:class:`~lamforge.training.reward.RewardConf
 
 from __future__ import annotations
 
-from lamforge.core.errors import LamforgeError
-
 import json
 import random
 import time
 from pathlib import Path
 
+from lamforge.core.errors import LamforgeError
 from lamforge.training.recipe import build_config
 
 

@@ -76,17 +76,14 @@ def trajectory_row(tokenizer, traj: Trajectory, action_set: ActionSet, check_fin
     the validation split in session 7), and one that put FINISH on an action that only opened a
     drop-down or a dialog never saw that the task was not done. Both ways of ending are right; the
     recipe's ``data.check_finish`` is the share of rows that end this way."""
-    steps = traj.steps
-    if not (check_finish and traj.final_observation is not None and steps
+    steps, screen, plan, tail = traj.steps, None, traj.initial_plan, []
+    if (check_finish and traj.final_observation is not None and steps
             and steps[-1].action.status == Status.FINISH and steps[-1].action.function is not None):
-        messages = episode_messages(traj.task.env_id, action_set, traj.task.request, steps, None,
-                                    traj.initial_plan)
-        return conversation_row(tokenizer, messages)
-    last = steps[-1].model_copy(update={"action": steps[-1].action.model_copy(update={"status": Status.CONTINUE})})
-    messages = episode_messages(traj.task.env_id, action_set, traj.task.request, [*steps[:-1], last],
-                                traj.final_observation, last.plan)
-    messages.append({"role": "assistant", "content": format_action(Action(status=Status.FINISH), action_set)})
-    return conversation_row(tokenizer, messages)
+        last = steps[-1].model_copy(update={"action": steps[-1].action.model_copy(update={"status": Status.CONTINUE})})
+        steps, screen, plan = [*steps[:-1], last], traj.final_observation, last.plan
+        tail = [{"role": "assistant", "content": format_action(Action(status=Status.FINISH), action_set)}]
+    messages = episode_messages(traj.task.env_id, action_set, traj.task.request, steps, screen, plan)
+    return conversation_row(tokenizer, messages + tail)
 
 
 def count_target_tokens(rows: list[dict]) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from lamforge.envs.office.ui import (
 )
 
 PREVIEW = 100  # characters of a paragraph shown (template paragraphs fit whole)
+LIST_STYLES = {"Bullets": "List Bullet", "Numbering": "List Number"}  # the button and the style it toggles
 
 
 @dataclass
@@ -117,9 +118,9 @@ class OfficeApp:
         """'on' for a toggle button that is on for the whole selection (so an agent need not toggle blind)."""
         if widget == "Track Changes":
             return "on" if D.track_changes(self.doc) else None
-        if widget in ("Bullets", "Numbering"):
+        if widget in LIST_STYLES:
             # without it, the screen after Bullets read "No change" and models pressed it again (off)
-            style = "List Bullet" if widget == "Bullets" else "List Number"
+            style = LIST_STYLES[widget]
             try:
                 paragraphs = self._selected_paragraphs()
             except ActionNotApplicable:
@@ -363,8 +364,8 @@ class OfficeApp:
         elif widget in ALIGNMENTS:
             for p in self._selected_paragraphs():
                 p.alignment = ALIGNMENTS[widget]
-        elif widget in ("Bullets", "Numbering"):
-            style = "List Bullet" if widget == "Bullets" else "List Number"
+        elif widget in LIST_STYLES:
+            style = LIST_STYLES[widget]
             for p in self._selected_paragraphs():
                 p.style = "Normal" if p.style.name == style else style
         elif widget == "Page Break":
