@@ -169,6 +169,12 @@ from lamforge.evaluation.tool_bench import bench_tool_search, collect_tool_calls
 bench_app.command("tool-search")(bench_tool_search)
 collect_app.command("tool-calls")(collect_tool_calls)
 
+from lamforge.data.fc.commands import bench_fc_leak, bench_fc_validation, collect_fc_corpus
+
+collect_app.command("fc-corpus")(collect_fc_corpus)
+bench_app.command("fc-leak")(bench_fc_leak)
+bench_app.command("fc-validation")(bench_fc_validation)
+
 from lamforge.tools.retrieval_bench import bench_tool_retrieval
 
 bench_app.command("tool-retrieval")(bench_tool_retrieval)

@@ -175,7 +175,8 @@ def forge(
     ev = rec.get("eval", {})
     done = stage("evaluate", lambda: compare_models(
         names, env=env, run=out, base_model=rec.get("base_model", "smollm2-135m"), limit=int(ev.get("tasks", 24)),
-        workers=int(ev.get("workers", 2)), max_steps=int(ev.get("max_steps", 10)), out=out / "eval"))
+        workers=int(ev.get("workers", 2)), max_steps=int(ev.get("max_steps", 10)), out=out / "eval",
+        offline_limit=int(ev["offline_tasks"]) if ev.get("offline_tasks") else None))
     monitor = stage("monitor", lambda: reward_hacking_monitor(out, env, done, names))
     console.rule("[bold]result")
     console.print(f"{len(done['tasks'])} held-out tasks, env {env}; report {done['report']}")

@@ -36,7 +36,7 @@ from lamforge.core.actions import ActionSet, ActionSpec
 from lamforge.core.calls import calls_grammar
 from lamforge.core.errors import CatalogError, DependencyNotInstalled, LamforgeError
 from lamforge.tools.calling import ToolAnswer, read_answer, tool_messages
-from lamforge.tools.schema import identifier, normalize_schema, params_from_schema
+from lamforge.tools.schema import specs_from_functions as to_specs
 
 BFCL_VERSION = "2026.3.23"
 # Resolved on this machine (../shared/reference/BENCHMARKS.md); soundfile is imported by a vendor
@@ -112,21 +112,6 @@ class Question:
     possible_answer: list | None
     specs: list[ActionSpec] = field(default_factory=list)
     names: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # ident -> (name, args)
-
-
-def to_specs(functions: list[dict]) -> tuple[list[ActionSpec], dict[str, tuple[str, dict[str, str]]]]:
-    """ActionSpecs for BFCL function schemas, with the map back to BFCL's names."""
-    specs, names = [], {}
-    for fn in functions:
-        name = identifier(fn["name"])
-        where = f"BFCL function {fn['name']}"
-        params = params_from_schema(normalize_schema(fn.get("parameters") or {"type": "object"}), where)
-        args = {identifier(p.name): p.name for p in params}
-        params = [p.model_copy(update={"name": identifier(p.name)}) for p in params]
-        specs.append(ActionSpec(name=name, description=fn.get("description", "") or name, kind="api",
-                                params=params))
-        names[name] = (fn["name"], args)
-    return specs, names
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -13,7 +13,7 @@ import copy
 import re
 from typing import Any
 
-from lamforge.core.actions import Param
+from lamforge.core.actions import ActionSpec, Param
 from lamforge.core.errors import CatalogError
 
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object")
@@ -145,3 +145,20 @@ def params_from_schema(schema: Any, where: str) -> list[Param]:
     if missing:
         raise CatalogError(f"{where}: required parameter(s) {missing} are not among the properties")
     return [param_from_schema(n, p, n in required, where) for n, p in props.items()]
+
+
+def specs_from_functions(functions: list[dict]) -> tuple[list[ActionSpec], dict[str, tuple[str, dict[str, str]]]]:
+    """ActionSpecs for function descriptions ``{"name", "description", "parameters"}`` (BFCL's and the
+    function-calling corpus's form), with the map back from each identifier (``math.gcd`` is offered as
+    ``math_gcd``) to the original name and argument names."""
+    specs, names = [], {}
+    for fn in functions:
+        name = identifier(fn["name"])
+        where = f"function {fn['name']}"
+        params = params_from_schema(normalize_schema(fn.get("parameters") or {"type": "object"}), where)
+        args = {identifier(p.name): p.name for p in params}
+        params = [p.model_copy(update={"name": identifier(p.name)}) for p in params]
+        specs.append(ActionSpec(name=name, description=fn.get("description", "") or name, kind="api",
+                                params=params))
+        names[name] = (fn["name"], args)
+    return specs, names

@@ -32,7 +32,11 @@ from lamforge.core.errors import LamforgeError
 # Calibrated on the session-6 demo (2-core machine, 60 tasks x 7 models): evaluation took 2.56 s per task
 # and model against a measured 0.94 s base-model episode (offline teacher-forced steps run in one
 # process, planning, loading), the reward-hacking monitor 1.5 s per trajectory it scores.
-COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 4.4, "monitor_episodes": 1.6,
+# In that demo's log a model's evaluation split into ~63% before its first online episode (offline
+# teacher forcing, planning, loading) and ~37% online: of the 4.4 extra episodes per task, ~3.5 are the
+# offline pass, charged only for the share of tasks it runs on (``eval.offline_tasks``).
+COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 0.9, "eval_offline_episodes": 3.5,
+         "monitor_episodes": 1.6,
          "monitor_sample": 20, "fixed_s": 60.0,
          # the measurement's later steps (set-up left out) ran at 365-378 tokens/s in two runs on the
          # machine where a whole phase 2 on 425-524 trajectories ran at 450-508 (longer, length-sorted
@@ -140,8 +144,12 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
 def eval_s_per_task(recipe: dict, speed: Speed, models: int) -> float:
     """Seconds one held-out task costs the final comparison: every model's online episode plus its
     offline and planning decodes, over the evaluation's workers."""
-    workers = max(1, int(recipe.get("eval", {}).get("workers", 2)))
-    return models * speed.episode_s * (1 + COSTS["eval_extra_episodes"]) / workers
+    ev = recipe.get("eval", {})
+    workers = max(1, int(ev.get("workers", 2)))
+    tasks = max(1, int(ev.get("tasks", 16)))
+    offline_share = min(1.0, int(ev.get("offline_tasks") or tasks) / tasks)
+    extra = COSTS["eval_extra_episodes"] + COSTS["eval_offline_episodes"] * offline_share
+    return models * speed.episode_s * (1 + extra) / workers
 
 
 def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
@@ -173,13 +181,19 @@ def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
     }
 
 
-def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *, min_eval_tasks: int = 30) -> tuple[dict, dict]:
+def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *,
+        min_eval_tasks: int | None = None) -> tuple[dict, dict]:
     """The recipe with its counts scaled so the estimate fits ``budget_s``: evaluation keeps at most
-    ~45% of the budget (never under ``min_eval_tasks`` tasks), training data shrinks by one factor."""
+    ~45% of the budget (never under ``min_eval_tasks`` tasks, by default the recipe's ``eval.min_tasks``
+    or 30), training data shrinks by one factor."""
     out = copy.deepcopy(recipe)
     ev = out.setdefault("eval", {})
     want = int(ev.get("tasks", 16))
-    ev["tasks"] = max(min(want, int(0.45 * budget_s / eval_s_per_task(out, speed, models))), min(min_eval_tasks, want))
+    floor = min(int(ev.get("min_tasks", 30)) if min_eval_tasks is None else min_eval_tasks, want)
+    # the most tasks whose evaluation fits ~45% of the budget (the offline pass's share changes with the count)
+    ev["tasks"] = want
+    while ev["tasks"] > floor and ev["tasks"] * eval_s_per_task(out, speed, models) > 0.45 * budget_s:
+        ev["tasks"] -= 1
     data = out.setdefault("data", {})
     full = {k: int(data[k]) for k in SCALED if k in data}
     factor = 1.0

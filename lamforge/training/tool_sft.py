@@ -2,6 +2,7 @@
 
     lamforge collect tool-calls --env service --n 240 --out runs/service/tool_calls
     lamforge train-tool-calls --env service --data runs/service/tool_calls --out runs/service/tools
+    lamforge train-tool-calls --data runs/fc --out runs/fc/model-run --name fc/tools   # the general corpus
 
 Each verified example (a one-step trajectory: request -> call, kept by ``lamforge collect
 tool-calls`` only when its format, execution and outcome checks passed) becomes a chat row in the
@@ -48,6 +49,31 @@ def tool_call_rows(tokenizer, examples: list[Trajectory], action_set: ActionSet,
     return rows
 
 
+def corpus_rows(tokenizer, records: list[dict], *, seed: int = 0) -> list[dict]:
+    """Tokenized rows for function-calling corpus records (``lamforge collect fc-corpus``): the offered
+    functions' documentation in a shuffled order, the request, and every call (or ``NO_CALL``)."""
+    from lamforge.data.fc.checks import ident_calls
+    from lamforge.tools.schema import specs_from_functions
+
+    rng = random.Random(seed)
+    rows = []
+    for record in records:
+        specs, _ = specs_from_functions(record["functions"])
+        rng.shuffle(specs)
+        messages = training_row(specs, [{"role": "user", "content": record["request"]}], ident_calls(record))
+        row = conversation_row(tokenizer, messages)
+        rows.append({"input_ids": row["input_ids"], "labels": row["labels"]})
+    return rows
+
+
+def corpus_file(data: Path) -> Path | None:
+    """The corpus file ``data`` names: itself (a .jsonl), or ``corpus.jsonl`` in it; None for a store."""
+    data = Path(data)
+    if data.suffix == ".jsonl" and data.is_file():
+        return data
+    return data / "corpus.jsonl" if (data / "corpus.jsonl").is_file() else None
+
+
 def verified_examples(data: Path) -> list[Trajectory]:
     from lamforge.training.phases import read_store
 
@@ -72,10 +98,19 @@ def train_tool_calls(recipe: dict, data: Path, out: Path, *, env: str = "service
         return {**done, "skipped": True}
     section = dict(recipe.get("tool_calls", {}))
     no_call_share = float(section.pop("no_call_share", 0.2))
-    examples = verified_examples(data)[:limit_examples]
+    corpus = corpus_file(data)
+    if corpus is not None:
+        from lamforge.data.fc.leak import read_corpus
+
+        examples = read_corpus(corpus)[:limit_examples]
+    else:
+        examples = verified_examples(data)[:limit_examples]
     start = base_model or recipe.get("base_model", "smollm2-135m")
     model, tokenizer = load_for_training(model_dir(start))
-    rows = tool_call_rows(tokenizer, examples, action_set_of(env), no_call_share=no_call_share)
+    if corpus is not None:  # the general corpus carries its own NO_CALL (irrelevance) records
+        rows, no_call_share = corpus_rows(tokenizer, examples), None
+    else:
+        rows = tool_call_rows(tokenizer, examples, action_set_of(env), no_call_share=no_call_share)
     config = build_config(LamSFTConfig, section, output_dir=str(Path(out) / "checkpoints"))
     summary = {"phase": "tool_calls", "start": start, "examples": len(examples), "no_call_share": no_call_share,
                **train_sft(config, start, rows, out, model=model, tokenizer=tokenizer)}

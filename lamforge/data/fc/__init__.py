@@ -1,0 +1,1 @@
+"""Function-calling corpus: real APIs harvested from installed modules."""
