@@ -26,6 +26,7 @@ import yaml
 from lamforge.data.fc.values import Value, label, sample_value, words
 
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
+MAX_CALLS = 4  # what the answer grammar allows (lamforge.tools.bfcl.MAX_CALLS): more could never be said
 VERBS = set("""add adjust analyze append apply approve archive assign book build calculate cancel capitalize
 center change check clean clear close combine compare compute concatenate convert copy count create decode
 delete detect determine divide download encode estimate evaluate expand export extract fetch filter find fit
@@ -232,6 +233,8 @@ def compose(rng: random.Random, category: str, pool: list[dict], by_source: dict
         text = parts[0]
         for part in parts[1:]:
             text += rng.choice(forms()["joiners"]) + (part if part.startswith("I ") else part[0].lower() + part[1:])
+        if len(calls) > MAX_CALLS:
+            return None
         made = (text, calls)
         offered = [fn, *others, *distractors(rng, fn, pool, by_source, rng.randint(0, 2))]
     elif category == "irrelevance":
