@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -60,3 +62,15 @@ class _Progress(Progress):
 def progress_bar() -> Progress:
     return _Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                      console=Console(stderr=True), transient=True)
+
+
+def stage_ticker(bar: Progress) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback that gives each named stage its own bar."""
+    jobs: dict[str, Any] = {}
+
+    def tick(stage: str, done: int, total: int) -> None:
+        if stage not in jobs:
+            jobs[stage] = bar.add_task(stage, total=total)
+        bar.update(jobs[stage], completed=done, total=total)
+
+    return tick

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lamforge.console import emit_json, output_console, progress_bar
+from lamforge.console import emit_json, output_console, progress_bar, stage_ticker
 
 console = output_console()
 
@@ -37,15 +37,8 @@ def collect_fc_corpus(
 
         venv_python(build=True, log=console.print)
     with progress_bar() as bar:
-        jobs: dict[str, int] = {}
-
-        def tick(stage: str, done: int, of: int) -> None:
-            if stage not in jobs:
-                jobs[stage] = bar.add_task(stage, total=of)
-            bar.update(jobs[stage], completed=done, total=of)
-
         sheet = make_corpus(out, total, validation=min(validation, total), seed=seed, leak=leak_check, embed=embed,
-                            progress=tick)
+                            progress=stage_ticker(bar))
     table = Table("what", "figure")
     for key in ("records", "validation_records", "apis_in_pool", "apis_called_in_train", "categories",
                 "calls_per_record", "execution", "seconds"):
@@ -67,27 +60,12 @@ def bench_fc_leak(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """The leak check in full: n-gram, function-document and embedding similarity to every BFCL item."""
-    from lamforge.config import lamforge_home
-    from lamforge.data.fc.leak import leak_check, load_bfcl_items, read_corpus
+    from lamforge.data.fc.leak import check_file
     from lamforge.tools.bfcl import venv_python
 
     venv_python(build=True, log=console.print)
-    records = read_corpus(corpus)[:limit]
     with progress_bar() as bar:
-        jobs: dict[str, int] = {}
-
-        def tick(stage: str, done: int, of: int) -> None:
-            if stage not in jobs:
-                jobs[stage] = bar.add_task(stage, total=of)
-            bar.update(jobs[stage], completed=done, total=of)
-
-        kept, report = leak_check(records, load_bfcl_items(), embed=embed, progress=tick,
-                                  cache_dir=lamforge_home() / "cache")
-    if out is not None:
-        import json
-
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+        report = check_file(corpus, out, embed=embed, progress=stage_ticker(bar), limit=limit)
     figures = report.to_json()
     console.print(f"{figures['checked']} records: {figures['kept']} kept, dropped {figures['dropped_by_reason']}; "
                   f"highest kept similarity to a BFCL question: cosine {figures['max_question_similarity']}, "

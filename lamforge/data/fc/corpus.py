@@ -2,7 +2,8 @@
 in it (BFCL stays the yardstick).
 
     lamforge collect fc-corpus --n 6000 --out runs/fc --json
-    records, stats = build(6000, seed=0)      # composed, then format, execution and semantic checks
+    pool, runnable = function_pool()
+    records, stats = build(6000, pool=pool, runnable=runnable)   # composed, then the three checks
 
 Functions are real APIs with their own documentation: the standard library's and numpy's
 (``lamforge.data.fc.apis``, by ``inspect``) and the service environment's business catalog (its
@@ -108,10 +109,10 @@ def build(n: int, *, pool: list[dict], runnable: dict[str, Any], seed: int = 0, 
             if record["request"].lower() in seen:
                 rejected["duplicate"] += 1
                 continue
-            if (why := format_problem(record)) is not None:
+            if format_problem(record) is not None:
                 rejected["format"] += 1
                 continue
-            if (why := semantic_problem(record)) is not None:
+            if semantic_problem(record) is not None:
                 rejected["semantics"] += 1
                 continue
             seen.add(record["request"].lower())
@@ -148,10 +149,10 @@ def make_corpus(out: Path, n: int, *, validation: int = 300, seed: int = 0, leak
         records, report = leak_check(records, bfcl, embed=embed, progress=progress, cache_dir=cache)
         val_records, val_report = leak_check(val_records, bfcl, embed=embed, progress=progress, cache_dir=cache)
         leak_report = {"train": report.to_json(), "validation": val_report.to_json()}
-    out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("corpus.jsonl", records), ("validation.jsonl", val_records)):
-        with (out / name).open("w", encoding="utf-8") as f:
-            f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    from lamforge.data.fc.leak import write_corpus
+
+    write_corpus(out / "corpus.jsonl", records)
+    write_corpus(out / "validation.jsonl", val_records)
     sheet = datasheet(records, val_records, train_stats, val_stats, leak_report, pool)
     sheet["seconds"] = round(time.perf_counter() - t0, 1)
     (out / "datasheet.json").write_text(json.dumps(sheet, indent=2), encoding="utf-8")

@@ -310,11 +310,18 @@ def read_corpus(path: Path) -> list[dict]:
     return records
 
 
+def write_corpus(path: Path, records: list[dict]) -> None:
+    """Corpus records as JSON Lines (what :func:`read_corpus` reads back)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
+
+
 def check_file(corpus: Path, out: Path | None = None, *, embed: bool = True, bfcl: list[dict] | None = None,
-               progress: Progress | None = None) -> LeakReport:
-    """Check ``corpus`` (JSON Lines) against BFCL (all of it unless ``bfcl`` is given), write the
-    kept records to ``out`` when given, and return the report."""
-    records = read_corpus(corpus)
+               progress: Progress | None = None, limit: int | None = None) -> LeakReport:
+    """Check ``corpus`` (JSON Lines; its first ``limit`` records) against BFCL (all of it unless
+    ``bfcl`` is given), write the kept records to ``out`` when given, and return the report."""
+    records = read_corpus(corpus)[:limit]
     cache = None
     if bfcl is None:
         from lamforge.config import lamforge_home
@@ -322,7 +329,5 @@ def check_file(corpus: Path, out: Path | None = None, *, embed: bool = True, bfc
         bfcl, cache = load_bfcl_items(), lamforge_home() / "cache"
     kept, report = leak_check(records, bfcl, embed=embed, progress=progress, cache_dir=cache)
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        with Path(out).open("w", encoding="utf-8") as f:
-            f.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in kept)
+        write_corpus(out, kept)
     return report
