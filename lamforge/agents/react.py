@@ -29,7 +29,7 @@ class ReactAgent(Agent):
     def __init__(self, backend, action_set: ActionSet, *, decoding: str = "constrained",
                  planning: str = "dynamic", max_action_tokens: int = 48, max_plan_tokens: int = 64,
                  allow_ask: bool = False, prefix_cache: bool = True, temperature: float = 0.0,
-                 seed: int | None = None):
+                 seed: int | None = None, decoder=None):
         if decoding not in ("constrained", "freeform"):
             raise ValueError(f"decoding must be 'constrained' or 'freeform', not {decoding!r}")
         if planning not in ("off", "start", "dynamic"):
@@ -49,7 +49,8 @@ class ReactAgent(Agent):
 
             self._generator = torch.Generator().manual_seed(seed if seed is not None else 0)
         self.name = f"{getattr(backend, 'name', 'model')}/{decoding}"
-        self._decoder = None
+        # a Decoder of its own by default; lock-step evaluation passes a Lockstep slot instead
+        self._decoder = decoder
         self.task: Task | None = None
         self.plan: list[str] = []
         self.stats = {"steps": 0, "valid": 0, "chosen_tokens": 0, "new_tokens": 0, "prompt_tokens": 0,

@@ -104,6 +104,35 @@ def make_model_agent(spec: str, planning: str = "off", env: str = "office"):
     return ReactAgent(cache[spec], action_set_of(env), planning=planning)
 
 
+def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, progress, shared: dict):
+    """Online episodes of one transformers model, ``slots`` at a time in lock-step: (trajectories,
+    speed), or None for a model this process does not run itself (a server, a GGUF through llama.cpp)."""
+    import time
+
+    from lamforge.agents.react import ReactAgent
+    from lamforge.envs import action_set_of
+    from lamforge.evaluation.online import online_eval_lockstep
+    from lamforge.models import load_backend
+    from lamforge.models.decoding import grammar_compiler
+    from lamforge.models.lockstep import Lockstep
+
+    if str(spec).startswith("openai:"):
+        return None
+    backend = load_backend(spec)
+    if not (hasattr(backend, "model") and hasattr(backend, "tokenizer")):
+        return None
+    if "compiler" not in shared:
+        shared["compiler"] = grammar_compiler(backend.model, backend.tokenizer)
+    lock = Lockstep(backend.model, backend.tokenizer, slots, compiler=shared["compiler"])
+    agents = [ReactAgent(backend, action_set_of(env), planning="off", decoder=lock.slot(i)) for i in range(slots)]
+    started = time.perf_counter()
+    trajs = online_eval_lockstep(agents, lock, tasks, env_name=env, max_steps=max_steps, progress=progress)
+    seconds = time.perf_counter() - started
+    return trajs, {"slots": slots, "seconds": round(seconds, 1),
+                   "seconds_per_episode": round(seconds / max(len(tasks), 1), 2),
+                   "batches": lock.batches, "mean_batch": round(lock.rows / max(lock.batches, 1), 2)}
+
+
 def make_expert():
     from lamforge.agents.expert import ReferenceExpert
 
@@ -121,12 +150,15 @@ def evenly_spaced(items: list, limit: int | None) -> list:
 def compare_models(names: list[str], *, env: str = "office", run: Path = Path("runs/office"),
                    base_model: str = "smollm2-135m", limit: int | None = 30, workers: int = 2,
                    max_steps: int = 10, out: Path | None = None, progress: bool = True,
-                   split: str = "heldout", online_only: bool = False, offline_limit: int | None = None) -> dict:
+                   split: str = "heldout", online_only: bool = False, offline_limit: int | None = None,
+                   lockstep: int = 0) -> dict:
     """Every model in ``names`` on the same held-out tasks: planning, offline and online metrics, the
     HTML report; returns ``{"results", "trajectories", "tasks", "references", "report"}``.
     ``offline_limit``: offline decisions on that many references, evenly spaced over the tasks (the
     teacher-forced pass cost ~60% of a model's evaluation in the session-6 demo; online success on
-    every task is what the forge is judged on)."""
+    every task is what the forge is judged on). ``lockstep``: a local model's online episodes run that
+    many at a time in one process, their actions decoded in one batch (``models/lockstep.py``); 0 or
+    1 runs them one at a time in ``workers`` processes."""
     from contextlib import nullcontext
 
     from lamforge.agents.runner import run_episode
@@ -152,6 +184,7 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
     offline_refs = evenly_spaced(references, offline_limit)
     pairs = [TaskPlan(task_id=t.id, task=t.request, plan=family_of(t).plan(t), family=t.family) for t in tasks]
     results, trajectories = {}, {}
+    shared: dict = {}  # one grammar compiler for every model of the comparison (same tokenizer)
     with (progress_bar() if progress else nullcontext()) as bar:
         for name in names:
             job = bar.add_task(f"{name}", total=len(tasks)) if bar else None
@@ -167,8 +200,13 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
                     "offline": offline_eval(None, offline_refs, make_agent=agent_factory, workers=workers),
                     "planning": plan_eval(None, pairs, plan_many=functools.partial(
                         make_model_agent(spec, planning="start", env=env).plans_for, env_id))}
-            trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
-                                progress=done)
+            together = (lockstep_eval(spec, env, tasks, lockstep, max_steps, done, shared)
+                        if name != "expert" and lockstep > 1 else None)
+            if together:
+                trajs, results[name]["lockstep"] = together
+            else:
+                trajs = online_eval(agent_factory, tasks, env_name=env, workers=workers, max_steps=max_steps,
+                                    progress=done)
             results[name]["online"] = online_metrics(trajs)
             # why each failed episode failed: its first difference from the expert's held-out route
             results[name]["failure_causes"] = failure_causes(trajs, references)
@@ -225,6 +263,9 @@ def evaluate(
     base_model: str = typer.Option("smollm2-135m", help="What 'base' means."),
     limit: int | None = typer.Option(30, help="At most N held-out tasks."),
     workers: int = typer.Option(2, help="Worker processes for online episodes."),
+    lockstep: int = typer.Option(0, help="Run a local model's episodes N at a time in one process, their "
+                                 "actions decoded in one batch (0: one at a time in --workers processes, "
+                                 "faster on a 2-core CPU; see the README's evaluation speed)."),
     max_steps: int = typer.Option(10, help="Step limit of online episodes."),
     out: Path | None = typer.Option(None, help="Report folder (default RUN/eval)."),
     ablation: Path | None = typer.Option(None, help="Append each model's validation figures to this ablation "
@@ -243,7 +284,8 @@ def evaluate(
     names = [m.strip() for m in models.split(",") if m.strip()]
     run_heldout_tasks(run, split=split)  # no run, or no tasks of its own: stop before any model loads
     done = compare_models(names, env=env, run=run, base_model=base_model, limit=limit, workers=workers,
-                          max_steps=max_steps, out=out, split=split, online_only=split == "validation")
+                          max_steps=max_steps, out=out, split=split, online_only=split == "validation",
+                          lockstep=lockstep)
     console.print(f"{len(done['tasks'])} {split} tasks ({len(done['references'])} with expert references), env {env}")
     console.print(comparison_table(done["results"], names))
     console.print(f"report: {done['report']}")

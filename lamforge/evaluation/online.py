@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import pickle
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -82,6 +83,52 @@ def _run_here(make_agent: Callable[[], Agent], tasks: list[Task], env_name: str,
         return out
     finally:
         env.close()
+
+
+def online_eval_lockstep(agents: list[Agent], lock, tasks: Iterable[Task], env_name: str = "office",
+                         max_steps: int = 20, progress: Progress | None = None) -> list[Trajectory]:
+    """One episode per task, ``len(agents)`` at a time: each agent plays in its own thread on its own
+    environment and decodes through a slot of ``lock`` (``lamforge.models.lockstep.Lockstep``), which
+    batches the actions of every episode waiting for one. Returns the trajectories in task order."""
+    tasks = list(tasks)
+    agents = agents[:len(tasks)]
+    out: list[Trajectory | None] = [None] * len(tasks)
+    queue = iter(enumerate(tasks))
+    guard = threading.Lock()
+    finished, errors = [0], []
+
+    def work(agent: Agent) -> None:
+        env = None
+        try:
+            env = make(env_name, max_steps=max_steps)
+            while True:
+                with guard:
+                    job = next(queue, None)
+                if job is None:
+                    return
+                i, task = job
+                out[i] = run_episode(env, agent, task)
+                with guard:
+                    finished[0] += 1
+                    if progress:
+                        progress(finished[0], len(tasks), out[i])
+        except BaseException as e:  # noqa: BLE001 - re-raised below, after the other threads end
+            errors.append(e)
+        finally:
+            lock.leave()  # the others' batches stop waiting for this thread
+            if env is not None:
+                env.close()
+
+    for _ in agents:
+        lock.enter()  # every thread counts before any decodes, so the first batch holds them all
+    threads = [threading.Thread(target=work, args=(a,), daemon=True) for a in agents]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
 
 
 def threads_per_worker(workers: int) -> int:

@@ -515,8 +515,11 @@ class OfficeApp:
         name = _valid_file_name(file_name) if file_name.strip() else self.path.stem + ".pdf"
         self._save()
         outdir = self.workspace / ".pdf"
-        subprocess.run([office, "--headless", "--convert-to", "pdf", "--outdir", str(outdir), str(self.path)],
-                       check=True, capture_output=True, timeout=120)
+        # a profile of its own: LibreOffice instances sharing one hand their job to each other, and
+        # episodes run side by side (worker processes, lock-step threads)
+        profile = (self.workspace / ".pdf-profile").resolve().as_uri()
+        subprocess.run([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
+                        "--outdir", str(outdir), str(self.path)], check=True, capture_output=True, timeout=120)
         produced = outdir / (self.path.stem + ".pdf")
         produced.replace(self.workspace / (name if name.lower().endswith(".pdf") else name + ".pdf"))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import struct
 import tempfile
+import threading
 import zlib
 from dataclasses import dataclass
 from functools import cache
@@ -180,8 +181,16 @@ def _cache_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="lamforge-templates-"))
 
 
+_BUILDING = threading.Lock()  # lock-step evaluation resets environments from several threads at once
+
+
 def template_path(name: str) -> Path:
     """The built template file (built on first use)."""
+    with _BUILDING:
+        return _built(name)
+
+
+def _built(name: str) -> Path:
     out = _cache_dir() / f"{name}.docx"
     if not out.exists():
         doc = docx.Document()
