@@ -79,9 +79,21 @@ def collect(env: str, recipe: dict, run: Path, limit: int | None) -> dict:
     expert = str(sizes.get("expert", "search"))
     with progress_bar() as bar:
         job = bar.add_task(f"{expert} expert on {env}", total=len(train))
-        return collect_trajectories(train, data, env_name=env, expert=expert, resume=True,
-                                    workers=int(sizes.get("collect_workers", 2)),
-                                    progress=lambda done, total: bar.update(job, completed=done, total=total))
+        collected = collect_trajectories(train, data, env_name=env, expert=expert, resume=True,
+                                         workers=int(sizes.get("collect_workers", 2)),
+                                         progress=lambda done, total: bar.update(job, completed=done, total=total))
+    share = float(sizes.get("detour_share", 0.0))
+    if share > 0 and expert == "reference":
+        # about half the detour expert's episodes give a detour with an error (multi-step families
+        # whose skipped step matters), so twice the share of training tasks is run; RUN/detours
+        tasks = train[:round(2 * share * int(sizes.get("trajectories", n)))]
+        with progress_bar() as bar:
+            job = bar.add_task(f"detours on {env}", total=len(tasks))
+            detours = collect_trajectories(tasks, run / "detours", env_name=env, expert="detour", resume=True,
+                                           workers=int(sizes.get("collect_workers", 2)),
+                                           progress=lambda done, total: bar.update(job, completed=done, total=total))
+        collected["detours"] = detours["unsure"]  # the mistake's error keeps them from a plain pass
+    return collected
 
 
 def by_family_round_robin(tasks: list) -> list:
@@ -165,7 +177,8 @@ def forge(
     console.print(f"{plans['plans']} task-plan pairs" + (f" ({plans['note']})" if plans.get("note") else ""))
     collected = stage("collect", lambda: collect(env, rec, out, limit))
     console.print(f"{collected['passed']} verified trajectories, {collected['failed']} failed by the "
-                  f"{collected['expert']} expert")
+                  f"{collected['expert']} expert" + (f"; {collected['detours']} episodes with a detour"
+                                                     if "detours" in collected else ""))
     phases = {}
     for phase in (1, 2, 3, 4):
         phases[f"lam{phase}"] = stage(f"phase {phase}", lambda p=phase: run_phase(p, rec, out, env=env,
@@ -184,7 +197,7 @@ def forge(
     console.print(monitor_table(monitor))
     console.print("wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
     seconds = round(time.perf_counter() - t0, 1)
-    data = {k: collected.get(k) for k in ("expert", "passed", "failed", "unsure")}  # which expert made the data
+    data = {k: collected.get(k) for k in ("expert", "passed", "failed", "unsure", "detours") if k in collected}  # which expert made the data
     figures = summary_of(done["results"], names)
     if planned is not None:
         planned["actual_s"] = seconds

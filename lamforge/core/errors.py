@@ -108,3 +108,7 @@ class BackendError(LamforgeError):
 class DecodingError(LamforgeError, RuntimeError):
     """Constrained decoding could not produce a complete action (token budget spent inside a free-text
     argument, or a tokenizer/grammar mismatch). The agent turns it into a failed step, not a crash."""
+
+
+class TrainingDataError(LamforgeError):
+    """The rows a trainer was given cannot teach anything (e.g. every target lies past max_length)."""

@@ -28,13 +28,18 @@ _WORKER: dict = {}
 
 
 def make_agent(expert: str, env, temperature: float = 0.0, seed: int | None = None) -> Agent:
-    """``reference`` (the task's reference solution), ``search`` (search over actions, knows only the
+    """``reference`` (the task's reference solution), ``detour`` (the reference with one skipped step
+    and its repair, ``DetourExpert``), ``search`` (search over actions, knows only the
     success check), or a model: a name, a path or ``openai:NAME`` (``temperature > 0`` samples its
     actions: self-boosting exploration)."""
     if expert == "reference":
         from lamforge.agents.expert import ReferenceExpert
 
         return ReferenceExpert()
+    if expert == "detour":
+        from lamforge.agents.expert import DetourExpert
+
+        return DetourExpert()
     if expert == "search":
         from lamforge.agents.search_expert import SearchExpert
 
@@ -77,7 +82,11 @@ def _run(task_json: str) -> str:
     # each attempt samples with its own seed, derived from the task id, so a resumed run repeats it
     seed = zlib.crc32(task.id.encode())
     try:
-        traj = run_episode(env, make_agent(_WORKER["expert"], env, _WORKER.get("temperature", 0.0), seed), task)
+        agent = make_agent(_WORKER["expert"], env, _WORKER.get("temperature", 0.0), seed)
+        traj = run_episode(env, agent, task)
+        at = getattr(agent, "at", None)
+        if at is not None and at < len(traj.steps):
+            traj.meta["detour_step"] = at  # the mistake: trained with no loss (training.rows)
     except Exception as e:  # noqa: BLE001 - one broken episode must not end a collection of thousands
         # the task is stored as a failure with the reason (so --resume does not retry it forever),
         # and the worker gets a fresh environment in case the broken one holds bad state

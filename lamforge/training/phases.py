@@ -174,6 +174,20 @@ def _finish(out: Path, summary: dict, run: Path, env: str, register_as: str | No
     return summary
 
 
+def detour_trajectories(run: Path) -> list[Trajectory]:
+    """``RUN/detours``'s episodes of the detour expert whose mistake raised an error and that still
+    succeeded, every other step without one (``lamforge.agents.expert.DetourExpert``)."""
+    if not (run / "detours").is_dir():
+        return []
+    out = []
+    for t in read_store(run / "detours"):
+        at = t.meta.get("detour_step")
+        if (at is not None and t.outcome.success and at < len(t.steps) and t.steps[at].error
+                and all(s.error is None for i, s in enumerate(t.steps) if i != at)):
+            out.append(t)
+    return out
+
+
 def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Trajectory], action_set, env_id: str,
               explored: dict) -> list[dict]:
     sizes = recipe.get("data", {})
@@ -195,7 +209,9 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
     n = int(sizes.get("trajectories", len(passed)))
     rehearsal = rehearsal_rows(tokenizer, run, int(sizes.get("plan_rehearsal", 0)), env_id)
     if phase == 2:
-        return imitation_rows(tokenizer, passed[:n], action_set, dropout, check_finish=check_finish) + rehearsal
+        detours = detour_trajectories(run)[:round(n * float(sizes.get("detour_share", 0.0)))]
+        return imitation_rows(tokenizer, passed[:n - len(detours)] + detours, action_set, dropout,
+                              check_finish=check_finish) + rehearsal
     # phase 3: the new successes of exploration, plus a replay of the imitation data so the
     # families LAM2 already knew are not forgotten
     from lamforge.training.explore import new_successes

@@ -24,16 +24,18 @@ def _render(tokenizer, messages: list[dict]) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
-def conversation_row(tokenizer, messages: list[dict]) -> dict:
-    """Tokenize a whole conversation; labels on each assistant message's content and its end token."""
+def conversation_row(tokenizer, messages: list[dict], unlabeled: frozenset[int] = frozenset()) -> dict:
+    """Tokenize a whole conversation; labels on each assistant message's content and its end token,
+    except the assistant messages whose order (0 = the first reply) is in ``unlabeled``."""
     text = _render(tokenizer, messages)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids, offsets = enc["input_ids"], enc["offset_mapping"]
     end_marker = _end_marker(tokenizer)
-    spans_chars, cursor = [], 0
+    spans_chars, cursor, reply = [], 0, -1
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
+        reply += 1
         # search from where this reply starts: the same text may occur earlier (NO_CALL in the
         # system prompt, an action repeated in the history) and must not be labelled there
         opening = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
@@ -43,8 +45,9 @@ def conversation_row(tokenizer, messages: list[dict]) -> dict:
         stop = start + len(m["content"])
         if text.startswith(end_marker, stop):
             stop += len(end_marker)  # the model must learn to stop after its action
-        spans_chars.append((start, stop))
         cursor = stop
+        if reply not in unlabeled:
+            spans_chars.append((start, stop))
     labels = [IGNORE] * len(ids)
     token_spans = []
     for a, b in spans_chars:
@@ -83,7 +86,9 @@ def trajectory_row(tokenizer, traj: Trajectory, action_set: ActionSet, check_fin
         steps, screen, plan = [*steps[:-1], last], traj.final_observation, last.plan
         tail = [{"role": "assistant", "content": format_action(Action(status=Status.FINISH), action_set)}]
     messages = episode_messages(traj.task.env_id, action_set, traj.task.request, steps, screen, plan)
-    return conversation_row(tokenizer, messages + tail)
+    # a detour's deliberate mistake (DetourExpert) is context, not a target: only its repair is learnt
+    mistake = traj.meta.get("detour_step")
+    return conversation_row(tokenizer, messages + tail, frozenset() if mistake is None else frozenset({mistake}))
 
 
 def count_target_tokens(rows: list[dict]) -> tuple[int, int]:

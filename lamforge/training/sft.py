@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from transformers import TrainingArguments
 from trl import SFTConfig, SFTTrainer
 
+from lamforge.core.errors import TrainingDataError
 from lamforge.training.rows import IGNORE, count_target_tokens
 
 
@@ -147,6 +148,25 @@ def load_for_training(model_path: str | Path):
     return model, tokenizer
 
 
+def rows_with_targets(rows: list[dict], max_length: int | None) -> list[dict]:
+    """``rows`` without those that keep no target token once cut to ``max_length`` (they would train
+    on nothing); TrainingDataError when none is left. The service forge once trained on such rows
+    only, silently: its system prompt alone outgrew the limit."""
+    if not max_length:
+        return rows
+    kept = [r for r in rows if any(x != IGNORE for x in r["labels"][:max_length])]
+    if rows and not kept:
+        longest = max(len(r["input_ids"]) for r in rows)
+        raise TrainingDataError(f"every one of the {len(rows)} training rows has its first target past max_length="
+                                f"{max_length} (rows run to {longest} tokens): shorten the prompt or raise max_length")
+    if len(kept) < len(rows):
+        import warnings
+
+        warnings.warn(f"{len(rows) - len(kept)} of {len(rows)} rows have no target within max_length={max_length}: "
+                      "left out", stacklevel=2)
+    return kept
+
+
 def train_sft(config: LamSFTConfig, model_path: str | Path, rows: list[dict], out_dir: str | Path,
               model=None, tokenizer=None, callbacks: list | None = None) -> dict:
     """Fine-tune ``model_path`` on ``rows``; the model lands in ``out_dir/model``. A run killed
@@ -154,6 +174,7 @@ def train_sft(config: LamSFTConfig, model_path: str | Path, rows: list[dict], ou
     from datasets import Dataset
 
     out_dir = Path(out_dir)
+    rows = rows_with_targets(rows, config.max_length)
     torch.set_num_threads(config.threads)
     if model is None:
         model, tokenizer = load_for_training(model_path)
