@@ -9,7 +9,8 @@
    on part of the tasks, as the paper's GPT-4o did; ``reference`` never fails) on ``data.collect``
    training tasks; the held-out split is written next to them and never collected. An environment
    may set its own recipe defaults (``EnvSpec.forge_defaults``, e.g. the reference expert for
-   ``service``, whose API catalog the search expert cannot enumerate); ``--set`` overrides them;
+   ``service``, whose API catalog the search expert cannot enumerate); ``--set`` overrides them.
+   With ``data.detour_share`` the detour expert also runs on training tasks (``RUN/detours``);
 3. train: phases 1-4 (LAM1..LAM4, and LAM4-KTO beside LAM4), each registered as ``<env>/lamN``;
 4. evaluate: every model side by side on the held-out tasks (``eval.tasks``), the HTML report, and
    the reward-hacking monitor (reward-model score against true success, KL to LAM3).

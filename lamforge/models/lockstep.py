@@ -28,6 +28,7 @@ cheap.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -102,7 +103,7 @@ class Lockstep:
 
     def _run_if_ready(self) -> None:
         # called with the lock held: the last thread to arrive decodes for everyone
-        if not self._waiting or len(self._waiting) < -(-self._live * self.quorum // 1):
+        if not self._waiting or len(self._waiting) < math.ceil(self._live * self.quorum):
             return
         batch, self._waiting = list(self._waiting.values()), {}
         try:
