@@ -35,9 +35,15 @@ from lamforge.core.errors import LamforgeError
 # In that demo's log a model's evaluation split into ~63% before its first online episode (offline
 # teacher forcing, planning, loading) and ~37% online: of the 4.4 extra episodes per task, ~3.5 are the
 # offline pass, charged only for the share of tasks it runs on (``eval.offline_tasks``).
-COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 0.9, "eval_offline_episodes": 3.5,
-         "monitor_episodes": 1.6,
-         "monitor_sample": 20, "fixed_s": 60.0,
+# Recalibrated on the session-9 demo (40-min budget, estimate 39.1 min, actual 42.9): exploration
+# episodes are the trained LAM2's, sampled, up to 10 steps, and took 3.2x a base-model episode (the
+# base model FINISHes at once); phase 3's batch-1 rows trained at 1.75x a phase-2 row's cost;
+# evaluation and monitor ran 13% and 26% over their estimates.
+COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 1.3, "eval_offline_episodes": 3.5,
+         "monitor_episodes": 2.0, "explore_episode": 3.2, "phase3_pass": 1.75,
+         # the monitor's sample per model: 20 took 304 s of the session-9 demo (13%), for a diagnostic;
+         # 12 (one per family of the round-robin held-out list's first tasks) buys training data instead
+         "monitor_sample": 12, "fixed_s": 60.0,
          # the measurement's later steps (set-up left out) ran at 365-378 tokens/s in two runs on the
          # machine where a whole phase 2 on 425-524 trajectories ran at 450-508 (longer, length-sorted
          # runs amortise more): 1.25 keeps the estimate on the safe side of that
@@ -171,8 +177,8 @@ def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
         "collect": int(d.get("collect", 120)) * speed.collect_s / workers,
         "phase 1": int(d.get("plan_rows", 120)) * epochs("phase1") * COSTS["plan_row_tokens"] / tok,
         "phase 2": (trained * row + rehearsal) * epochs("phase2") / tok,
-        "phase 3": explore_eps * speed.episode_s / workers
-        + (int(d.get("replay", 0)) * row + rehearsal) * epochs("phase3") / tok,
+        "phase 3": explore_eps * speed.episode_s * COSTS["explore_episode"] / workers
+        + (int(d.get("replay", 0)) * row + rehearsal) * epochs("phase3") * COSTS["phase3_pass"] / tok,
         "phase 4": phase4_rows * row * COSTS["phase4_pass"] / tok,
         "evaluate": int(ev.get("tasks", 16)) * eval_s_per_task(recipe, speed, models),
         "monitor": models * min(int(ev.get("tasks", 16)), COSTS["monitor_sample"]) * COSTS["monitor_episodes"]
@@ -183,16 +189,22 @@ def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
 
 def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *,
         min_eval_tasks: int | None = None) -> tuple[dict, dict]:
-    """The recipe with its counts scaled so the estimate fits ``budget_s``: evaluation keeps at most
-    ~45% of the budget (never under ``min_eval_tasks`` tasks, by default the recipe's ``eval.min_tasks``
+    """The recipe with its counts scaled so the estimate fits ``budget_s``: evaluation and the monitor
+    keep at most half the budget (never under ``min_eval_tasks`` tasks, by default the recipe's ``eval.min_tasks``
     or 30), training data shrinks by one factor."""
     out = copy.deepcopy(recipe)
     ev = out.setdefault("eval", {})
     want = int(ev.get("tasks", 16))
     floor = min(int(ev.get("min_tasks", 30)) if min_eval_tasks is None else min_eval_tasks, want)
-    # the most tasks whose evaluation fits ~45% of the budget (the offline pass's share changes with the count)
+    # the most tasks whose evaluation and monitor fit half the budget (the offline pass's share changes
+    # with the count; the monitor scores up to COSTS["monitor_sample"] trajectories of each model)
     ev["tasks"] = want
-    while ev["tasks"] > floor and ev["tasks"] * eval_s_per_task(out, speed, models) > 0.45 * budget_s:
+
+    def judged_s() -> float:
+        cost = estimate(out, speed, models)
+        return cost["evaluate"] + cost["monitor"]
+
+    while ev["tasks"] > floor and judged_s() > 0.5 * budget_s:
         ev["tasks"] -= 1
     data = out.setdefault("data", {})
     full = {k: int(data[k]) for k in SCALED if k in data}
@@ -203,7 +215,7 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *,
         cost = estimate(out, speed, models)
         if sum(cost.values()) <= budget_s or factor < 0.02:
             break
-        factor *= 0.9
+        factor *= 0.97  # fine steps: a coarse one left minutes of the budget unused
     if sum(cost.values()) > budget_s:
         raise BudgetError(f"even the smallest forge needs ~{sum(cost.values()) / 60:.0f} min on this machine "
                           f"(training {speed.train_tokens_per_s:.0f} tokens/s, {speed.episode_s:.1f} s per episode); "
