@@ -151,14 +151,14 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
                    base_model: str = "smollm2-135m", limit: int | None = 30, workers: int = 2,
                    max_steps: int = 10, out: Path | None = None, progress: bool = True,
                    split: str = "heldout", online_only: bool = False, offline_limit: int | None = None,
-                   lockstep: int = 0) -> dict:
+                   lockstep: int = 1) -> dict:
     """Every model in ``names`` on the same held-out tasks: planning, offline and online metrics, the
     HTML report; returns ``{"results", "trajectories", "tasks", "references", "report"}``.
     ``offline_limit``: offline decisions on that many references, evenly spaced over the tasks (the
     teacher-forced pass cost ~60% of a model's evaluation in the session-6 demo; online success on
     every task is what the forge is judged on). ``lockstep``: a local model's online episodes run that
-    many at a time in one process, their actions decoded in one batch (``models/lockstep.py``); 0 or
-    1 runs them one at a time in ``workers`` processes."""
+    many at a time in one process, their actions decoded in one batch (``models/lockstep.py``); 1
+    runs them one at a time in ``workers`` processes."""
     from contextlib import nullcontext
 
     from lamforge.agents.runner import run_episode
@@ -263,8 +263,8 @@ def evaluate(
     base_model: str = typer.Option("smollm2-135m", help="What 'base' means."),
     limit: int | None = typer.Option(30, help="At most N held-out tasks."),
     workers: int = typer.Option(2, help="Worker processes for online episodes."),
-    lockstep: int = typer.Option(0, help="Run a local model's episodes N at a time in one process, their "
-                                 "actions decoded in one batch (0: one at a time in --workers processes, "
+    lockstep: int = typer.Option(1, help="Run a local model's episodes N at a time in one process, their "
+                                 "actions decoded in one batch (1: one at a time in --workers processes, "
                                  "faster on a 2-core CPU; see the README's evaluation speed)."),
     max_steps: int = typer.Option(10, help="Step limit of online episodes."),
     out: Path | None = typer.Option(None, help="Report folder (default RUN/eval)."),
