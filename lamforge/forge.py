@@ -78,21 +78,20 @@ def collect(env: str, recipe: dict, run: Path, limit: int | None) -> dict:
         (data / "split.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "dropped_ids"}
                                                     | {"validation": len(validation)}, indent=2))
     expert = str(sizes.get("expert", "search"))
-    with progress_bar() as bar:
-        job = bar.add_task(f"{expert} expert on {env}", total=len(train))
-        collected = collect_trajectories(train, data, env_name=env, expert=expert, resume=True,
-                                         workers=int(sizes.get("collect_workers", 2)),
-                                         progress=lambda done, total: bar.update(job, completed=done, total=total))
+    workers = int(sizes.get("collect_workers", 2))
+
+    def run_expert(name: str, tasks: list, folder: Path) -> dict:
+        with progress_bar() as bar:
+            job = bar.add_task(f"{name} expert on {env}", total=len(tasks))
+            return collect_trajectories(tasks, folder, env_name=env, expert=name, resume=True, workers=workers,
+                                        progress=lambda done, total: bar.update(job, completed=done, total=total))
+
+    collected = run_expert(expert, train, data)
     share = float(sizes.get("detour_share", 0.0))
     if share > 0 and expert == "reference":
         # about half the detour expert's episodes give a detour with an error (multi-step families
         # whose skipped step matters), so twice the share of training tasks is run; RUN/detours
-        tasks = train[:round(2 * share * int(sizes.get("trajectories", n)))]
-        with progress_bar() as bar:
-            job = bar.add_task(f"detours on {env}", total=len(tasks))
-            detours = collect_trajectories(tasks, run / "detours", env_name=env, expert="detour", resume=True,
-                                           workers=int(sizes.get("collect_workers", 2)),
-                                           progress=lambda done, total: bar.update(job, completed=done, total=total))
+        detours = run_expert("detour", train[:round(2 * share * int(sizes.get("trajectories", n)))], run / "detours")
         collected["detours"] = detours["unsure"]  # the mistake's error keeps them from a plain pass
     return collected
 
@@ -198,7 +197,8 @@ def forge(
     console.print(monitor_table(monitor))
     console.print("wall time per stage (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
     seconds = round(time.perf_counter() - t0, 1)
-    data = {k: collected.get(k) for k in ("expert", "passed", "failed", "unsure", "detours") if k in collected}  # which expert made the data
+    # which expert made the data
+    data = {k: collected.get(k) for k in ("expert", "passed", "failed", "unsure", "detours") if k in collected}
     figures = summary_of(done["results"], names)
     if planned is not None:
         planned["actual_s"] = seconds

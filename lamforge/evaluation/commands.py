@@ -113,7 +113,7 @@ def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, 
     from lamforge.envs import action_set_of
     from lamforge.evaluation.online import online_eval_lockstep
     from lamforge.models import load_backend
-    from lamforge.models.decoding import grammar_compiler
+    from lamforge.models.decoding import GrammarCache
     from lamforge.models.lockstep import Lockstep
 
     if str(spec).startswith("openai:"):
@@ -121,9 +121,9 @@ def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, 
     backend = load_backend(spec)
     if not (hasattr(backend, "model") and hasattr(backend, "tokenizer")):
         return None
-    if "compiler" not in shared:
-        shared["compiler"] = grammar_compiler(backend.model, backend.tokenizer)
-    lock = Lockstep(backend.model, backend.tokenizer, slots, compiler=shared["compiler"])
+    if "grammars" not in shared:
+        shared["grammars"] = GrammarCache(backend.model, backend.tokenizer)
+    lock = Lockstep(backend.model, backend.tokenizer, slots, grammars=shared["grammars"])
     agents = [ReactAgent(backend, action_set_of(env), planning="off", decoder=lock.slot(i)) for i in range(slots)]
     started = time.perf_counter()
     trajs = online_eval_lockstep(agents, lock, tasks, env_name=env, max_steps=max_steps, progress=progress)
@@ -184,7 +184,7 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
     offline_refs = evenly_spaced(references, offline_limit)
     pairs = [TaskPlan(task_id=t.id, task=t.request, plan=family_of(t).plan(t), family=t.family) for t in tasks]
     results, trajectories = {}, {}
-    shared: dict = {}  # one grammar compiler for every model of the comparison (same tokenizer)
+    shared: dict = {}  # one grammar cache for every model of the comparison (same tokenizer)
     with (progress_bar() if progress else nullcontext()) as bar:
         for name in names:
             job = bar.add_task(f"{name}", total=len(tasks)) if bar else None

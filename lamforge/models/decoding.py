@@ -44,8 +44,7 @@ class Decoder:
         self._ids: list[int] = []
         self._cache = None
         self._shelf: list[tuple[list[int], object]] = []  # other recent (ids, cache) states
-        self._compiler = None
-        self._grammars: dict[str, object] = {}
+        self.grammars = GrammarCache(model, tokenizer)
         self.vocab_size = vocab_size(model, tokenizer)
         self.stop_ids = stop_token_ids(tokenizer)
 
@@ -99,16 +98,6 @@ class Decoder:
     def reset(self) -> None:
         self._cache, self._ids, self._shelf = None, [], []
 
-    # --- grammar -----------------------------------------------------------------------------
-    def _compiled(self, grammar: str):
-        if self._compiler is None:
-            self._compiler = grammar_compiler(self.model, self.tok)
-        if grammar not in self._grammars:
-            if len(self._grammars) > 256:
-                self._grammars.clear()
-            self._grammars[grammar] = self._compiler.compile_grammar(grammar)
-        return self._grammars[grammar]
-
     # --- generation --------------------------------------------------------------------------
     def generate(self, prompt: list[int], *, grammar: str | None = None, max_new_tokens: int = 64,
                  stop: str = "\n", temperature: float = 0.0,
@@ -142,7 +131,7 @@ class Decoder:
     def _constrained(self, logits: torch.Tensor, grammar: str, max_new_tokens: int, start: int, pick):
         import xgrammar as xgr
 
-        matcher = xgr.GrammarMatcher(self._compiled(grammar))
+        matcher = xgr.GrammarMatcher(self.grammars.get(grammar))
         bitmask = xgr.allocate_token_bitmask(1, self.vocab_size)
         pieces: list[str] = []
         chosen, entropy = 0, 0.0
@@ -183,6 +172,25 @@ def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
 def vocab_size(model, tokenizer) -> int:
     """Rows of the logits (the model may pad its vocabulary beyond the tokenizer's)."""
     return max(getattr(model.config, "vocab_size", len(tokenizer)), len(tokenizer))
+
+
+class GrammarCache:
+    """Grammars compiled for one tokenizer, each once: episodes keep meeting the same screens (the
+    compiler is built on first use; the cache is cleared past 256 grammars)."""
+
+    def __init__(self, model, tokenizer):
+        self.model, self.tok = model, tokenizer
+        self._compiler = None
+        self._grammars: dict[str, object] = {}
+
+    def get(self, grammar: str):
+        if self._compiler is None:
+            self._compiler = grammar_compiler(self.model, self.tok)
+        if grammar not in self._grammars:
+            if len(self._grammars) > 256:
+                self._grammars.clear()
+            self._grammars[grammar] = self._compiler.compile_grammar(grammar)
+        return self._grammars[grammar]
 
 
 def grammar_compiler(model, tokenizer):

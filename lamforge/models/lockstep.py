@@ -39,8 +39,8 @@ from lamforge.models.batch_decoding import _next_token, _Row
 from lamforge.models.decoding import (
     Decoder,
     DecodeResult,
+    GrammarCache,
     _common_prefix,
-    grammar_compiler,
     stop_token_ids,
     vocab_size,
 )
@@ -56,16 +56,16 @@ class _Request:
 class Lockstep:
     """Shared by the episode threads of one model; ``slot(i)`` is episode thread ``i``'s decoder."""
 
-    def __init__(self, model, tokenizer, slots: int, compiler=None, quorum: float = 1.0):
+    def __init__(self, model, tokenizer, slots: int, grammars: GrammarCache | None = None, quorum: float = 1.0):
         self.model, self.tok = model.eval(), tokenizer
         self.stops = stop_token_ids(tokenizer)
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stops[0]
-        self.compiler = compiler
+        # compiled grammars: pass one cache to share them between the models of one tokenizer
+        self.grammars = grammars or GrammarCache(model, tokenizer)
         # decode once this share of the live episodes waits (1.0: all of them, lock-step); below 1
         # the others' environments step while a batch decodes
         self.quorum = quorum
         self.vocab = vocab_size(model, tokenizer)
-        self._compiled: dict[str, object] = {}
         # per slot, a Decoder holds that episode thread's prefix cache; recent states are shelved here,
         # shared by all slots, so a new episode starts from any slot's state on the same screen
         self._decoders = [Decoder(model, tokenizer, cache_entries=1) for _ in range(slots)]
@@ -115,15 +115,6 @@ class Lockstep:
         self._cv.notify_all()
 
     # --- the batch ---------------------------------------------------------------------------
-    def _grammar(self, grammar: str):
-        if self.compiler is None:
-            self.compiler = grammar_compiler(self.model, self.tok)
-        if grammar not in self._compiled:
-            if len(self._compiled) > 256:
-                self._compiled.clear()
-            self._compiled[grammar] = self.compiler.compile_grammar(grammar)
-        return self._compiled[grammar]
-
     @torch.inference_mode()
     def _decode(self, batch: list[_Request]) -> None:
         import xgrammar as xgr
@@ -142,7 +133,7 @@ class Lockstep:
         logits = torch.stack(firsts)
         next_pos = torch.tensor([len(r.prompt) for r in batch])
 
-        rows = [_Row(xgr.GrammarMatcher(self._grammar(r.grammar)), r.max_new_tokens) if r.grammar is not None
+        rows = [_Row(xgr.GrammarMatcher(self.grammars.get(r.grammar)), r.max_new_tokens) if r.grammar is not None
                 else _FreeRow(r.max_new_tokens, r.stop) for r in batch]
         fed: list[list[int]] = [[] for _ in batch]
         bitmask = xgr.allocate_token_bitmask(len(rows), self.vocab)
