@@ -130,7 +130,7 @@ def scale_down(recipe: dict, limit: int) -> dict:
 
 def forge(
     env: str = typer.Option("office", help="Environment to forge a LAM for."),
-    recipe: str = typer.Option("quick", help="Recipe name (quick, full) or a YAML file."),
+    recipe: str = typer.Option("quick", help="Recipe name (quick, cpu, full) or a YAML file."),
     out: Path = typer.Option(Path("runs/forge"), help="Run folder: plans, data, one folder per phase, eval."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe field: section.key=value."),
     base_model: str | None = typer.Option(None, help="Base model (overrides the recipe's base_model)."),
@@ -163,6 +163,9 @@ def forge(
     timings: dict[str, float] = {}
     names = [m.strip() for m in models.split(",") if m.strip()]
     planned = None
+    # a recipe may carry its own budget (cpu: 2.5h); a --limit smoke run skips the measurement
+    recipe_budget = rec.pop("budget", None)
+    budget = budget or (None if limit else recipe_budget)
     if budget:
         rec, planned = plan_to_budget(rec, env, out, budget, len(names))
 

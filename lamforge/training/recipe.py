@@ -19,6 +19,20 @@ class RecipeError(LamforgeError):
 
 
 def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The recipe, its ``extends:`` base merged underneath (section by section), then ``overrides``."""
+    recipe = _read(name_or_path, seen=())
+    for item in overrides or []:
+        key, eq, value = item.partition("=")
+        if not eq or "." not in key:
+            raise RecipeError(f"--set takes section.key=value, got {item!r}")
+        section, field = key.split(".", 1)
+        recipe.setdefault(section, {})[field] = _value(value)
+    return recipe
+
+
+def _read(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
+    if name_or_path in seen:
+        raise RecipeError(f"recipes extend each other in a circle: {' -> '.join(seen + (name_or_path,))}")
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         text = path.read_text(encoding="utf-8")
@@ -29,14 +43,25 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[s
                            if p.name.endswith(".yaml"))
             raise RecipeError(f"no recipe {name_or_path!r}: give a YAML file or one of {', '.join(known)}")
         text = res.read_text(encoding="utf-8")
-    recipe = yaml.safe_load(text) or {}
-    for item in overrides or []:
-        key, eq, value = item.partition("=")
-        if not eq or "." not in key:
-            raise RecipeError(f"--set takes section.key=value, got {item!r}")
-        section, field = key.split(".", 1)
-        recipe.setdefault(section, {})[field] = _value(value)
-    return recipe
+    try:
+        recipe = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise RecipeError(f"recipe {name_or_path} is not valid YAML: {e}") from e
+    if not isinstance(recipe, dict):
+        raise RecipeError(f"recipe {name_or_path} must be a mapping of sections, not {type(recipe).__name__}")
+    base = recipe.pop("extends", None)
+    if base is None:
+        return recipe
+    # a longer recipe states only what differs from the one it extends: a section's keys override the
+    # base's keys one by one, so `phase2: {num_train_epochs: 2}` keeps the base's other phase-2 settings
+    sibling = path.parent / str(base) if path.is_file() else None  # a file's base may sit beside it
+    merged = _read(str(sibling) if sibling and sibling.is_file() else str(base), seen + (name_or_path,))
+    for key, value in recipe.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 def _value(text: str) -> Any:

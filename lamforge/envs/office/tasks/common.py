@@ -57,14 +57,12 @@ def _template_file(template: str):
     return template_path(template)
 
 
-def prose_paragraphs(template: str, min_words: int = 5) -> list[int]:
+@cache  # a template never changes once built, and parsing it per sampled task was 97% of sampling a pool
+def prose_paragraphs(template: str, min_words: int = 5) -> tuple[int, ...]:
     """Indices of ordinary text paragraphs (enough words to pick phrases from)."""
     doc = D.load(_template_file(template))
-    out = []
-    for i, p in enumerate(doc.paragraphs):
-        if len(p.text.split()) >= min_words and not p.style.name.startswith(("Heading", "Title", "List")):
-            out.append(i)
-    return out
+    return tuple(i for i, p in enumerate(doc.paragraphs)
+                 if len(p.text.split()) >= min_words and not p.style.name.startswith(("Heading", "Title", "List")))
 
 
 def pick_paragraph(rng: random.Random, template: str, min_words: int = 5) -> tuple[int, str]:
