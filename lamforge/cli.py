@@ -136,7 +136,7 @@ def run(
 
 from lamforge.data.commands import collect_app, data_app
 from lamforge.evaluation.commands import evaluate
-from lamforge.training.commands import models, train, train_tool_calls
+from lamforge.training.commands import models, recipe_app, train, train_tool_calls
 
 app.add_typer(collect_app, name="collect")
 app.add_typer(data_app, name="data")
@@ -144,8 +144,9 @@ app.command()(train)
 app.command()(models)
 app.command("train-tool-calls")(train_tool_calls)
 app.command("eval")(evaluate)
+app.add_typer(recipe_app, name="recipe")
 
-from lamforge.forge import forge
+from lamforge.forge.commands import forge
 
 app.command()(forge)
 
@@ -175,7 +176,7 @@ collect_app.command("fc-corpus")(collect_fc_corpus)
 bench_app.command("fc-leak")(bench_fc_leak)
 bench_app.command("fc-validation")(bench_fc_validation)
 
-from lamforge.tools.retrieval_bench import bench_tool_retrieval
+from lamforge.evaluation.retrieval_bench import bench_tool_retrieval
 
 bench_app.command("tool-retrieval")(bench_tool_retrieval)
 

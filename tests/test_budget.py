@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lamforge.evaluation.commands import evenly_spaced
-from lamforge.training.budget import BudgetError, Speed, estimate, eval_s_per_task, fit, parse_budget
+from lamforge.evaluation.compare import evenly_spaced
+from lamforge.forge.budget import BudgetError, Speed, estimate, eval_s_per_task, fit, parse_budget
 from lamforge.training.recipe import load_recipe
 
 SPEED = Speed(train_tokens_per_s=380, row_tokens=770, episode_s=1.0, collect_s=0.002, measured_s=70)

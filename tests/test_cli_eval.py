@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lamforge.cli import app
-from lamforge.evaluation.commands import NoRun, compare_models, run_heldout_tasks
+from lamforge.evaluation.compare import compare_models
+from lamforge.run import NoRun, Run
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def no_model_loads(monkeypatch):
     import lamforge.models
 
     monkeypatch.setattr(lamforge.models, "load_backend", refuse)
-    monkeypatch.setattr("lamforge.evaluation.commands.make_model_agent", refuse)
+    monkeypatch.setattr("lamforge.evaluation.compare.make_model_agent", refuse)
 
 
 def _runs(tmp_path):
@@ -61,12 +62,12 @@ def test_compare_models_refuses_too(tmp_path, no_model_loads):
 
 
 def test_the_run_s_own_held_out_tasks_are_read(tmp_path):
-    from lamforge.data.commands import write_tasks
+    from lamforge.data.taskfile import write_tasks
     from lamforge.envs.tasks import sample_tasks
 
     tasks = sample_tasks("office", 5, seed=1)
     write_tasks(tasks, tmp_path / "data" / "heldout_tasks.jsonl")
-    assert run_heldout_tasks(tmp_path) == tasks and run_heldout_tasks(tmp_path, 2) == tasks[:2]
+    assert Run(tmp_path).heldout() == tasks and Run(tmp_path).heldout(2) == tasks[:2]
 
 
 def test_validation_split_needs_its_own_file_and_ablation_rows_need_the_validation_split(tmp_path, no_model_loads):
@@ -85,7 +86,7 @@ def test_validation_split_needs_its_own_file_and_ablation_rows_need_the_validati
 def test_validation_split_runs_online_only_and_records_an_ablation_row(tmp_path):
     """The expert on two validation tasks: the row lands in the ablation file with its interval and
     commands, and the report of the next evaluation shows the table; a torn line is skipped."""
-    from lamforge.data.commands import write_tasks
+    from lamforge.data.taskfile import write_tasks
     from lamforge.envs.tasks import sample_tasks
     from lamforge.evaluation.ablation import read_rows
 

@@ -14,7 +14,7 @@ import pytest
 
 from lamforge.core.errors import TaskFileError
 from lamforge.core.schemas import Trajectory
-from lamforge.data.commands import read_tasks
+from lamforge.data.taskfile import read_tasks
 from lamforge.data.dedup import is_near_duplicate
 from lamforge.data.store import RecordStore
 

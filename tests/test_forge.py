@@ -30,7 +30,7 @@ def longest_reference(env: str = "office", seeds: int = 40) -> int:
 
 
 def test_forge_runs_every_stage_and_reports_every_model(tiny_model_dir, tmp_path):
-    from lamforge.data.commands import read_tasks
+    from lamforge.data.taskfile import read_tasks
 
     out = tmp_path / "forge"
     steps = longest_reference()

@@ -70,7 +70,7 @@ def test_food_forges_end_to_end_in_a_real_browser(tiny_model_dir, tmp_path):
 
 
 def test_env_forge_defaults_come_before_the_users_set():
-    from lamforge.forge import env_forge_defaults
+    from lamforge.forge.pipeline import env_forge_defaults
     from lamforge.training.recipe import load_recipe
 
     assert env_forge_defaults("office") == []
@@ -83,7 +83,7 @@ def test_split_pool_holds_out_instances_when_tasks_have_no_template(monkeypatch)
     """An environment whose tasks name no template (or only one) cannot hold out whole templates:
     the split is by instance, still leak-free, instead of a crash."""
     import lamforge.envs.tasks as tasks_mod
-    from lamforge.data.commands import split_pool
+    from lamforge.data.taskfile import split_pool
     from lamforge.data.splits import assert_no_leak
 
     real = tasks_mod.sample_tasks

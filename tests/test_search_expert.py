@@ -9,7 +9,8 @@ import random
 import pytest
 
 from lamforge.agents.runner import run_episode
-from lamforge.agents.search_expert import Request, SearchExpert
+from lamforge.agents.search_expert import SearchExpert
+from lamforge.core.search import Request
 from lamforge.core.schemas import Status
 from lamforge.envs import make
 from lamforge.envs.office import document as D

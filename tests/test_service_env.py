@@ -222,7 +222,7 @@ def test_self_instruct_tool_calls_pass_three_checks(tmp_path):
 def test_self_instruct_never_draws_from_held_out_stores(tmp_path):
     from lamforge.core.errors import LamforgeError
     from lamforge.core.schemas import Trajectory
-    from lamforge.data.commands import split_pool
+    from lamforge.data.taskfile import split_pool
     from lamforge.data.store import RecordStore
     from lamforge.data.tool_calls import generate
     from lamforge.envs.tasks import families

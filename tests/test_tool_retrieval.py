@@ -9,7 +9,7 @@ import pytest
 
 from lamforge.core.schemas import Trajectory
 from lamforge.data.splits import DataLeak
-from lamforge.tools.retrieval_bench import (
+from lamforge.evaluation.retrieval_bench import (
     Query,
     check_no_training,
     env_query,
@@ -88,7 +88,7 @@ def test_query_sets_never_hold_a_training_task(tmp_path):
 
 
 def test_a_run_whose_stores_trained_on_a_held_out_task_is_refused(tmp_path):
-    from lamforge.data.commands import write_tasks
+    from lamforge.data.taskfile import write_tasks
     from lamforge.data.store import RecordStore
 
     heldout, _, _ = heldout_and_train(None)

@@ -179,7 +179,7 @@ def _plant_successes(run, n):
 
 
 def test_phases_3_and_4_explore_train_and_keep_kl_to_lam3(run_dir, tiny_model_dir):
-    from lamforge.data.commands import read_tasks
+    from lamforge.data.taskfile import read_tasks
     from lamforge.data.splits import assert_no_leak
     from lamforge.models import load_backend
     from lamforge.training.explore import attempts, new_successes

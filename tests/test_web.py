@@ -278,7 +278,7 @@ def test_bench_miniwob_cli_json(tmp_path):
 def test_collection_refuses_evaluation_seeds_and_draws_no_split(tmp_path):
     from lamforge.core.errors import LamforgeError
     from lamforge.data.collect import collect_trajectories
-    from lamforge.data.commands import split_pool
+    from lamforge.data.taskfile import split_pool
     from lamforge.envs.web.miniwob.tasks import TRAIN_SEED_MIN, eval_task
 
     with pytest.raises(LamforgeError, match="reserved for evaluation"):

@@ -26,9 +26,7 @@ import hashlib
 import heapq
 import itertools
 import math
-import os
 import random
-import re
 import time
 import zipfile
 from collections import Counter
@@ -38,120 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from lamforge.agents.base import Agent, Decision
+from lamforge.core.errors import LamforgeError
 from lamforge.core.schemas import Action, Observation, Status, Step, Task
+from lamforge.core.search import Move, Request
 from lamforge.envs.tasks import describe, families
 
-BETA = 4.0  # logit per unit of relevance: a fully matching action is e^4 ~ 55 times likelier
-TAB_PRIOR = 2.0  # switching tabs only reveals controls, so it comes before blind edits
 ERROR_PENALTY = 1.5  # logit lost, everywhere, each time the same action failed or changed nothing
 MAX_PENALTY = 4.5
-KEYS = {"ctrl+i": "italic", "ctrl+x": "cut", "ctrl+v": "paste", "delete": "delete", "enter": "enter"}
-CONTENT_TYPES = ("Paragraph", "Cell", "Comment")  # named by what they hold, not by their name
-
-_STOP = frozenset({
-    "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "for", "by", "with", "is", "are", "be", "it",
-    "its", "our", "your", "you", "we", "if", "that", "this", "from", "as", "so", "per", "into", "onto", "all",
-    "every", "any", "some", "please", "s"})
-_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
-_QUOTED = re.compile(r"(?<![\w'])'(.+?)'(?!\w)")
-_URL = re.compile(r"https?://[^\s'\"]+")
-_FILE = re.compile(r"\b[\w-]+\.[A-Za-z]{3,4}\b")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\.?\d)(?!\w)")
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
-
-
-def _sim(a: str, b: str) -> float:
-    """1 for the same word, less for one word's stem in the other (italic / italicise, link / hyperlink)."""
-    if a == b:
-        return 1.0
-    short, long = sorted((a, b), key=len)
-    if len(short) < 4 or any(ch.isdigit() for ch in a + b):
-        return 0.0
-    if long.startswith(short) or len(os.path.commonprefix([a, b])) >= 5:
-        return 0.8
-    return 0.6 if short in long else 0.0
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(i for i in items if i))
-
-
-class Request:
-    """What the search reads from the request: its words, its quoted phrases, its values."""
-
-    def __init__(self, text: str):
-        quoted = _QUOTED.findall(text)
-        urls = [u.rstrip(".,;:") for u in _URL.findall(text)]
-        rest = _URL.sub(" ", text)
-        self.phrases = _unique(q.strip().rstrip(".…").strip() for q in quoted)
-        self.values = _unique([*quoted, *urls, *_FILE.findall(rest), *_NUMBER.findall(_QUOTED.sub(" ", rest))])
-        self.words = set(_words(_QUOTED.sub(" ", text)))  # the instruction, without the quoted material
-        self.all_words = set(_words(text))
-        self._matches: dict[str, float] = {}
-
-    def match(self, text: str) -> float:
-        """Relevance in [0, 1] of a control name or option to the request's own words."""
-        if text not in self._matches:
-            best = [max((_sim(w, r) for r in self.words), default=0.0) for w in _words(text)]
-            self._matches[text] = 0.5 * max(best) + 0.5 * sum(best) / len(best) if best else 0.0
-        return self._matches[text]
-
-    def mentions(self, value: str | None) -> float:
-        """Relevance in [0, 1] of a document item (paragraph, cell, comment) by what it holds."""
-        if not value:
-            return 0.0
-        if any(p in value for p in self.phrases):
-            return 1.0
-        return 0.8 * min(1.0, len(set(_words(value)) & self.all_words) / 3)
-
-
-@dataclass(frozen=True)
-class Move:
-    """One candidate action, its control named (labels are resolved on the live observation)."""
-
-    function: str
-    control: str | None = None
-    args: tuple[tuple[str, Any], ...] = ()
-
-    def action(self, obs: Observation, status: Status = Status.CONTINUE) -> Action | None:
-        label = None
-        if self.control is not None:
-            found = obs.find(self.control)
-            if found is None:
-                return None
-            label = found.label
-        return Action(function=self.function, control_label=label, control_name=self.control,
-                      args=dict(self.args), status=status)
-
-
-def candidates(obs: Observation, request: Request) -> list[tuple[Move, float]]:
-    """Every candidate move at a state with its logit (before the softmax)."""
-    out: list[tuple[Move, float]] = []
-    for c in obs.controls:
-        if c.type == "TabItem":
-            if c.value != "selected":
-                out.append((Move("click", c.name), TAB_PRIOR + BETA * request.match(c.name)))
-            continue
-        relevance = request.mentions(c.value) if c.type in CONTENT_TYPES else request.match(c.name)
-        out.append((Move("click", c.name), BETA * relevance))
-        if c.type == "ComboBox":
-            name = request.match(c.name)
-            for option in filter(None, (c.value or "").split("|")):
-                out.append((Move("select_option", c.name, (("option", option),)),
-                            BETA * (0.3 * name + 0.7 * request.match(option))))
-        if c.type in ("Edit", "Cell"):
-            # a value the request spells out is itself evidence, whatever the field
-            logit = BETA * (0.5 + 0.5 * request.match(c.name))
-            out.extend((Move("set_text", c.name, (("text", v),)), logit) for v in request.values)
-        if c.type == "Paragraph":
-            out.extend((Move("drag_select", c.name, (("text", p),)), BETA)
-                       for p in request.phrases if p in (c.value or ""))
-    out.extend((Move("select_text", None, (("text", p),)), BETA) for p in request.phrases)
-    out.extend((Move("type_keys", None, (("keys", k),)), BETA * request.match(w)) for k, w in KEYS.items())
-    return out
 
 
 # --- what the check reads: a digest of its files, and the files made while searching -------------
@@ -300,7 +191,10 @@ class SearchExpert(Agent):
         visited: dict[Hashable, _Node] = {root.key: root}
         live: tuple[_Node | None, Observation] = (root, obs)  # the node the env is in, its observation
 
-        generate = getattr(base, "search_candidates", None) or candidates  # an env may know its own moves
+        generate = getattr(base, "search_candidates", None)  # each environment knows its own moves
+        if generate is None:
+            raise LamforgeError(f"{type(base).__name__} has no search moves (search_candidates): the search expert "
+                                "cannot run on it; use --set data.expert=reference")
 
         def expand(node: _Node) -> None:
             scored = [(m, logit - _penalty(penalties[m])) for m, logit in generate(node.obs, request)]

@@ -8,6 +8,7 @@ Schema (``model_json_schema``); ``lamforge schema NAME`` prints it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import Enum
 from typing import Any, Literal
 
@@ -24,6 +25,17 @@ class Status(str, Enum):
     CONFIRM = "CONFIRM"  # the agent asks before a sensitive action; the action runs on "yes"
 
 
+# How a task finds its family (its check and reward). The families live in ``lamforge.envs.tasks``,
+# which sets this when it is imported; every environment imports it, and a judged state only comes
+# from an environment, so it is set whenever a check can run. The core imports no stage.
+_family_lookup: Callable[[Any], Any] | None = None
+
+
+def use_family_lookup(lookup: Callable[[Any], Any]) -> None:
+    global _family_lookup
+    _family_lookup = lookup
+
+
 class Task(BaseModel):
     """One concrete thing to do. The success check and reward live with the task's family
     (``lamforge.envs.tasks``), reached through :meth:`check` and :meth:`reward`; the agent never
@@ -38,15 +50,18 @@ class Task(BaseModel):
     template: str | None = Field(default=None, description="Template the task starts from.")
     params: dict[str, Any] = Field(default_factory=dict)
 
-    def check(self, state: Any) -> bool:
-        from lamforge.envs.tasks import family_of
+    def _family(self) -> Any:
+        if _family_lookup is None:
+            from lamforge.core.errors import TaskNotFound
 
-        return family_of(self).check(self, state)
+            raise TaskNotFound(f"task {self.id!r}: no task families are loaded (import lamforge.envs.tasks)")
+        return _family_lookup(self)
+
+    def check(self, state: Any) -> bool:
+        return self._family().check(self, state)
 
     def reward(self, state: Any) -> float:
-        from lamforge.envs.tasks import family_of
-
-        return family_of(self).reward(self, state)
+        return self._family().reward(self, state)
 
 
 class Plan(BaseModel):

@@ -56,7 +56,7 @@ def _text(control) -> str:
 @lru_cache(maxsize=4096)
 def _ranking(request: str, texts: tuple[str, ...]) -> tuple[int, ...]:
     """Indices of ``texts`` best first (BM25 against the request; ties keep document order)."""
-    from lamforge.data.retrieval import Retriever
+    from lamforge.core.retrieval import Retriever
 
     try:
         scores = Retriever(list(texts), method="bm25").scores(request)

@@ -9,65 +9,19 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
 from lamforge.console import emit_json, output_console, progress_bar
 from lamforge.core.errors import TaskFileError
-from lamforge.core.schemas import Task
+from lamforge.data.taskfile import read_tasks, split_pool, write_tasks
 
 collect_app = typer.Typer(no_args_is_help=True, help="Collect task-plan pairs and verified trajectories.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect and export collected data.")
 console = output_console()
-
-
-def read_tasks(path: str | Path) -> list[Task]:
-    """Tasks from a JSON-lines file; a bad line is an error naming the file and line."""
-    path = Path(path)
-    if not path.is_file():
-        raise TaskFileError(path, None, "no such task file")
-    tasks = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            tasks.append(Task.model_validate_json(line))
-        except ValidationError as e:
-            first = e.errors()[0]
-            raise TaskFileError(path, n, f"not a task: {first['msg']} at {'.'.join(map(str, first['loc']))}") from None
-    return tasks
-
-
-def write_tasks(tasks: list[Task], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(t.model_dump_json() + "\n" for t in tasks), encoding="utf-8")
-
-
-def split_pool(env: str, n: int, seed: int, heldout_fraction: float = 0.2):
-    """A deterministic task pool split into train / held-out (by template and instance, leak-free)."""
-    from lamforge.data.splits import split_tasks
-    from lamforge.envs.tasks import families, sample_tasks
-
-    if any(f.heldout_external for f in families(env).values()):
-        # the held-out tasks are an external benchmark's (MiniWoB++'s evaluation seeds), which the
-        # families never sample: every sampled task is a training task
-        return sample_tasks(env, n, seed=seed), [], {"heldout": "external: the benchmark's evaluation seeds"}
-    size = max(60, math.ceil(n / 0.55))
-    for _ in range(6):  # the leak rules drop part of train: grow the pool until n training tasks remain
-        pool = sample_tasks(env, size, seed=seed)
-        # whole templates can be held out only where the tasks have two or more (an API environment's
-        # tasks may have none): otherwise the held-out split is by instance alone
-        by = ("instance", "template") if len({t.template for t in pool if t.template}) >= 2 else ("instance",)
-        split = split_tasks(pool, heldout_fraction=heldout_fraction, by=by, seed=seed)
-        if len(split["train"]) >= n:
-            break
-        size = math.ceil(size * 1.3 * n / max(len(split["train"]), 1))
-    return split["train"][:n], split["heldout"], split.stats
 
 
 @collect_app.command("plans")
@@ -85,7 +39,7 @@ def collect_plans(
     from lamforge.data.dedup import dedup
     from lamforge.data.evolve import evolve
     from lamforge.data.plans import extract_plans, write_plans
-    from lamforge.forge import manual_dir
+    from lamforge.envs import manual_dir
 
     if docs is None and manual_dir(env) is None:
         raise typer.BadParameter(f"{env} ships no manual folder; pass --docs DIR", param_hint="--env")

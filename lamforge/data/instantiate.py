@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass
 
 from lamforge.core.schemas import Task, TaskPlan
-from lamforge.data.retrieval import Retriever
+from lamforge.core.retrieval import Retriever
 from lamforge.envs.registry import spec
 from lamforge.envs.tasks import TaskFamily, families
 

@@ -5,6 +5,7 @@ Short names (``office``) are accepted wherever an id is."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium
 
@@ -105,3 +106,11 @@ register(
         forge_defaults=("data.expert=reference",),  # SearchExpert cannot enumerate API calls with free text
     )
 )
+
+
+def manual_dir(env: str) -> Path | None:
+    """The environment's help pages (``lamforge/envs/<env>/manual``: task-plan pairs come from them), or None."""
+    import inspect
+
+    folder = Path(inspect.getfile(env_class(env))).parent / "manual"
+    return folder if folder.is_dir() else None

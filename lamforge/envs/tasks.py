@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from lamforge.core.errors import TaskNotFound
-from lamforge.core.schemas import Action, Task
+from lamforge.core.schemas import Action, Task, use_family_lookup
 
 _FAMILIES: dict[str, dict[str, "TaskFamily"]] = {}
 
@@ -115,6 +115,9 @@ def family_of(task: Task) -> TaskFamily:
             f"known: {', '.join(sorted(found))}"
         )
     return found[task.family]
+
+
+use_family_lookup(family_of)  # Task.check / Task.reward find the family through this
 
 
 def sample_tasks(env_id: str, n: int, seed: int = 0, family: str | None = None) -> list[Task]:

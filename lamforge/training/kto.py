@@ -65,8 +65,7 @@ def labelled_positions_only():
 
 
 def train_kto(section: dict, model, tokenizer, examples: list[dict], out: Path, progress: bool = True) -> dict:
-    import os
-    import shutil
+    from lamforge.run import save_model
 
     from datasets import Dataset
     from trl import KTOConfig, KTOTrainer
@@ -89,11 +88,7 @@ def train_kto(section: dict, model, tokenizer, examples: list[dict], out: Path, 
     with labelled_positions_only():
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     seconds = time.perf_counter() - t0
-    tmp = out / f".model.{os.getpid()}"
-    trainer.model.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(out / "model", ignore_errors=True)
-    tmp.rename(out / "model")
+    save_model(out / "model", trainer.model, tokenizer)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     kl = [h[k] for h in trainer.state.log_history for k in ("kl",) if k in h]
     return {"examples": len(examples), "desirable": sum(e["label"] for e in examples), "seconds": round(seconds, 1),

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from lamforge.core.errors import LamforgeError
-from lamforge.training.recipe import build_config
+from lamforge.run import Run, save_model
+from lamforge.training.recipe import DataConfig, build_config
 
 
 def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool = True) -> dict:
@@ -33,20 +34,21 @@ def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool =
     from lamforge.training.sft import load_for_training
 
     t0 = time.perf_counter()
-    sizes = recipe.get("data", {})
-    lam3 = run / "lam3" / "model"
-    out = run / "lam4"
+    run = Run(run)
+    sizes = DataConfig.of(recipe)
+    lam3 = run.model("lam3")
+    out = run.phase_dir("lam4")
     out.mkdir(parents=True, exist_ok=True)
     action_set = action_set_of(env)
-    rng = random.Random(int(sizes.get("seed", 0)))
-    stored = read_store(run / "data")
+    rng = random.Random(sizes.seed)
+    stored = read_store(run.data)
     explored_fail = failures(run)
     successes = new_successes(run) + [t for t in stored if t.outcome.verdict == "pass"]
     fails = explored_fail + [t for t in stored if t.outcome.verdict == "fail"]
-    per_side = int(sizes.get("reward_trajectories", 40))
+    per_side = sizes.reward_trajectories
     if not successes or not explored_fail:
         what = "successes" if not successes else "failed exploration attempts"
-        _copy(lam3, out / "model")
+        save_model(out / "model", copy_from=lam3)
         return {"phase": 4, "start": str(lam3), "copied_from": str(lam3), "seconds": 0.0,
                 "note": f"no {what} to learn from: LAM4 is LAM3"}
     rm_data = rng.sample(successes, min(per_side, len(successes))) + rng.sample(fails, min(per_side, len(fails)))
@@ -58,13 +60,13 @@ def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool =
         try:
             rm_summary = train_reward_model(config, lam3, rm_data, action_set, out)
         except LamforgeError as e:  # nothing the reward model can read: phase 4 cannot run, say why
-            _copy(lam3, out / "model")
+            save_model(out / "model", copy_from=lam3)
             return {"phase": 4, "start": str(lam3), "copied_from": str(lam3), "seconds": 0.0,
                     "note": f"{e}: LAM4 is LAM3"}
         rm_summary_file.write_text(json.dumps(rm_summary, indent=2))
     rm_summary = json.loads(rm_summary_file.read_text()) if rm_summary_file.is_file() else {}
     rm = RewardModel.load(rm_dir, action_set)
-    ppo_data = explored_fail[: int(sizes.get("ppo_trajectories", 48))]
+    ppo_data = explored_fail[: sizes.ppo_trajectories]
     step_rewards = [rm.score(t) for t in ppo_data]
     rm_on_ppo = [r for rs in step_rewards for r in rs]
     del rm
@@ -78,7 +80,7 @@ def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool =
     ppo = train_ppo(config, model, tokenizer, rows, out)
     summary = {"phase": 4, "start": str(lam3), "reward_model": rm_summary,
                "ppo": {**ppo, **reward_stats, "rm_mean_on_failures": round(sum(rm_on_ppo) / len(rm_on_ppo), 4)}}
-    if int(sizes.get("kto_examples", 64)) > 0:
+    if sizes.kto_examples > 0:
         summary["kto"] = run_kto(recipe, run, env=env, successes=successes, fails=fails, progress=progress)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     # the headline figures of the PPO model, as for the SFT phases
@@ -93,24 +95,15 @@ def run_kto(recipe: dict, run: Path, *, env: str, successes, fails, progress: bo
     from lamforge.training.phases import _done
     from lamforge.training.sft import load_for_training
 
-    out = run / "lam4-kto"
+    run = Run(run)
+    out = run.phase_dir("lam4-kto")
     if (done := _done(out)) is not None:
         return {**done, "skipped": True}
     out.mkdir(parents=True, exist_ok=True)
-    model, tokenizer = load_for_training(run / "lam3" / "model")
-    n = int(recipe.get("data", {}).get("kto_examples", 64))
+    model, tokenizer = load_for_training(run.model("lam3"))
+    n = DataConfig.of(recipe).kto_examples
     examples = kto_examples(tokenizer, successes + fails, action_set_of(env), n)
     summary = train_kto(recipe.get("phase4_kto", {}), model, tokenizer, examples, out, progress=progress)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     register(f"{env}/lam4-kto", out / "model", {"phase": 4, "method": "kto", "run": str(run), "env": env})
     return summary
-
-
-def _copy(source: Path, target: Path) -> None:
-    import shutil
-
-    tmp = target.with_name(".model.copy")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from lamforge.core.errors import LamforgeError
 from lamforge.core.schemas import TaskPlan, Trajectory
-from lamforge.training.recipe import build_config
+from lamforge.run import Run, save_model
+from lamforge.training.recipe import DataConfig, build_config
 from lamforge.training.rows import plan_row, trajectory_row
 from lamforge.training.sft import LamSFTConfig, load_for_training, train_sft
 
@@ -104,9 +105,9 @@ def rehearsal_rows(tokenizer, run: Path, n: int, env_id: str) -> list[dict]:
         return []
     from lamforge.data.plans import read_plans
 
-    plans_file = run / "plans.jsonl"
-    plans = read_plans(plans_file) if plans_file.is_file() else []
-    return phase1_rows(tokenizer, plans, read_store(run / "data"), n, env_id)[:n]
+    run = Run(run)
+    plans = read_plans(run.plans) if run.plans.is_file() else []
+    return phase1_rows(tokenizer, plans, read_store(run.data), n, env_id)[:n]
 
 
 def run_phase(phase: int, recipe: dict, run: Path, *, env: str = "office", register_as: str | None = None,
@@ -117,13 +118,13 @@ def run_phase(phase: int, recipe: dict, run: Path, *, env: str = "office", regis
     if phase not in (1, 2, 3, 4):
         raise LamforgeError(f"there is no phase {phase}: phases are 1 (plans), 2 (imitation), 3 (self-boosting), "
                             "4 (reward model + offline PPO)")
-    run = Path(run)
-    out = run / f"lam{phase}"
+    run = Run(run)
+    out = run.phase_dir(f"lam{phase}")
     if (done := _done(out)) is not None:
         return {**done, "skipped": True}
     env_id, action_set = spec(env).id, action_set_of(env)
-    passed = [t for t in read_store(run / "data") if t.outcome.verdict == "pass"]
-    start = recipe.get("base_model", "smollm2-135m") if phase == 1 else str(run / f"lam{phase - 1}" / "model")
+    passed = [t for t in read_store(run.data) if t.outcome.verdict == "pass"]
+    start = recipe.get("base_model", "smollm2-135m") if phase == 1 else str(run.model(f"lam{phase - 1}"))
     if phase > 1 and not (Path(start) / "config.json").is_file():
         raise LamforgeError(f"phase {phase} starts from LAM{phase - 1}, which is not in {run}; "
                             f"run `lamforge train --phase {phase - 1}` first")
@@ -159,13 +160,7 @@ def _finish(out: Path, summary: dict, run: Path, env: str, register_as: str | No
     # the command that made this model, so an ablation row can say how to reproduce it
     summary.setdefault("command", shlex.join(["lamforge", *sys.argv[1:]]))
     if copy_from is not None:
-        import shutil
-
-        tmp = out / ".model.copy"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(copy_from, tmp)
-        shutil.rmtree(out / "model", ignore_errors=True)
-        tmp.rename(out / "model")
+        save_model(out / "model", copy_from=copy_from)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if register_as:
         from lamforge.models.registry import register
@@ -177,10 +172,11 @@ def _finish(out: Path, summary: dict, run: Path, env: str, register_as: str | No
 def detour_trajectories(run: Path) -> list[Trajectory]:
     """``RUN/detours``'s episodes of the detour expert whose mistake raised an error and that still
     succeeded, every other step without one (``lamforge.agents.expert.DetourExpert``)."""
-    if not (run / "detours").is_dir():
+    run = Run(run)
+    if not run.detours.is_dir():
         return []
     out = []
-    for t in read_store(run / "detours"):
+    for t in read_store(run.detours):
         at = t.meta.get("detour_step")
         if (at is not None and t.outcome.success and at < len(t.steps) and t.steps[at].error
                 and all(s.error is None for i, s in enumerate(t.steps) if i != at)):
@@ -190,26 +186,24 @@ def detour_trajectories(run: Path) -> list[Trajectory]:
 
 def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Trajectory], action_set, env_id: str,
               explored: dict) -> list[dict]:
-    sizes = recipe.get("data", {})
-    dropout = float(sizes.get("plan_dropout", 0.5))
-    check_finish = float(sizes.get("check_finish", 0.0))
+    sizes = DataConfig.of(recipe)
+    dropout, check_finish = sizes.plan_dropout, sizes.check_finish
     if phase == 1:
         from lamforge.data.plans import read_plans
 
-        plans_file = run / "plans.jsonl"
-        plans = read_plans(plans_file) if plans_file.is_file() else []
+        plans = read_plans(run.plans) if run.plans.is_file() else []
         if not plans and not any(t.initial_plan for t in passed):
-            raise LamforgeError(f"phase 1 has no task-plan pairs: {run / 'plans.jsonl'} is missing or empty and no "
-                                f"verified trajectory in {run / 'data'} has a plan (did the collection expert "
+            raise LamforgeError(f"phase 1 has no task-plan pairs: {run.plans} is missing or empty and no "
+                                f"verified trajectory in {run.data} has a plan (did the collection expert "
                                 "fail every task? try --set data.expert=reference)")
-        return phase1_rows(tokenizer, plans, passed, int(sizes.get("plan_rows", 160)), env_id)
+        return phase1_rows(tokenizer, plans, passed, sizes.plan_rows, env_id)
     if not passed:
-        raise LamforgeError(f"no verified trajectories in {run / 'data'}: run "
-                            f"`lamforge collect trajectories --out {run / 'data'}` first")
-    n = int(sizes.get("trajectories", len(passed)))
-    rehearsal = rehearsal_rows(tokenizer, run, int(sizes.get("plan_rehearsal", 0)), env_id)
+        raise LamforgeError(f"no verified trajectories in {run.data}: run "
+                            f"`lamforge collect trajectories --out {run.data}` first")
+    n = sizes.trajectories
+    rehearsal = rehearsal_rows(tokenizer, run, sizes.plan_rehearsal, env_id)
     if phase == 2:
-        detours = detour_trajectories(run)[:round(n * float(sizes.get("detour_share", 0.0)))]
+        detours = detour_trajectories(run)[:round(n * sizes.detour_share)]
         return imitation_rows(tokenizer, passed[:n - len(detours)] + detours, action_set, dropout,
                               check_finish=check_finish) + rehearsal
     # phase 3: the new successes of exploration, plus a replay of the imitation data so the
@@ -217,5 +211,25 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
     from lamforge.training.explore import new_successes
 
     found = new_successes(run)
-    replay = random.Random(1).sample(passed[:n], min(int(sizes.get("replay", 40)), len(passed[:n])))
+    replay = random.Random(1).sample(passed[:n], min(sizes.replay, len(passed[:n])))
     return imitation_rows(tokenizer, found + replay, action_set, dropout, seed=3, check_finish=check_finish) + rehearsal
+
+
+def describe_phase(summary: dict) -> str:
+    """One line per phase for people: what was trained on what, how fast, and the loss."""
+    phase = summary["phase"]
+    if summary.get("note"):
+        return f"LAM{phase}: {summary['note']}"
+    verb = "already trained (skipped)" if summary.get("skipped") else f"trained in {summary.get('seconds')} s"
+    line = (f"LAM{phase} {verb}: {summary.get('rows')} rows, {summary.get('tokens')} tokens "
+            f"({summary.get('tokens_per_s')} tokens/s), loss {summary.get('first_loss')} -> {summary.get('last_loss')}")
+    if phase == 3 and "attempts" in summary:
+        line += (f"; exploration: {summary['attempts']} attempts on {summary['explore_tasks']} tasks "
+                 f"({summary['expert_failed_tasks']} the expert failed), {summary['new_successes']} new successes")
+    if phase == 4 and "ppo" in summary:
+        rm, ppo = summary.get("reward_model", {}), summary["ppo"]
+        line += (f"; reward model {rm.get('successes')}+/{rm.get('failures')}- trajectories, loss "
+                 f"{rm.get('first_loss')} -> {rm.get('last_loss')}; PPO final KL {ppo.get('final_kl')}")
+        if "kto" in summary:
+            line += f"; KTO {summary['kto'].get('examples')} examples, loss {summary['kto'].get('last_loss')}"
+    return line

@@ -118,8 +118,7 @@ class OfflinePPOTrainer(Trainer):
 
 def train_ppo(config: OfflinePPOConfig, model, tokenizer, rows: list[dict], out: Path) -> dict:
     """PPO epochs over ``rows`` (from :func:`ppo_rows`); the policy lands in ``out/model``."""
-    import os
-    import shutil
+    from lamforge.run import save_model
 
     from datasets import Dataset
 
@@ -131,11 +130,7 @@ def train_ppo(config: OfflinePPOConfig, model, tokenizer, rows: list[dict], out:
     t0 = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     seconds = time.perf_counter() - t0
-    tmp = out / f".model.{os.getpid()}"
-    trainer.model.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(out / "model", ignore_errors=True)
-    tmp.rename(out / "model")
+    save_model(out / "model", trainer.model, tokenizer)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     kls = [m["kl"] for m in trainer.monitor]
     tokens = sum(len(r["input_ids"]) for r in rows)

@@ -27,6 +27,7 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[s
             raise RecipeError(f"--set takes section.key=value, got {item!r}")
         section, field = key.split(".", 1)
         recipe.setdefault(section, {})[field] = _value(value)
+    check_recipe(recipe)
     return recipe
 
 
@@ -80,3 +81,112 @@ def build_config(cls, section: dict[str, Any], **fixed: Any):
     if unknown:
         raise RecipeError(f"{cls.__name__} has no field(s) {unknown}")
     return cls(**{**section, **fixed})
+
+
+def _f(default: Any, help: str) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """The recipe's ``data`` section: how much data each stage gets. ``--budget`` scales the counts
+    (``lamforge.forge.budget.SCALED``) down together to fit the machine at hand."""
+
+    expert: str = _f("reference", "collection expert: reference plays the known solution; search knows only the "
+                                  "success check and fails on part of the tasks (phase 3 retries them)")
+    collect: int = _f(800, "training tasks the expert runs")
+    collect_workers: int = _f(2, "worker processes for collection")
+    seed: int = _f(0, "seed of the task pool and of every sample drawn from it")
+    validation: int = _f(30, "training-side tasks never collected, where settings are chosen")
+    plans_evolve: int = _f(1, "rounds of task-plan evolution (composites, rewording)")
+    plan_rows: int = _f(120, "task-plan pairs used in phase 1")
+    trajectories: int = _f(800, "verified expert trajectories used in phase 2")
+    check_finish: float = _f(1.0, "share of rows that end on the screen after the last action and a bare FINISH")
+    plan_dropout: float = _f(0.5, "share of phase 2/3 rows without the plan in the prompt (evaluation runs without)")
+    plan_rehearsal: int = _f(24, "task-plan rows mixed into phases 2-3 so planning is not forgotten")
+    detour_share: float = _f(0.0, "share of phase 2's trajectories that are detours (a skipped step, refused, repaired)")
+    explore_tasks: int = _f(16, "phase 3: tasks the expert failed (topped up with fresh training tasks)")
+    explore_fresh: int = _f(16, "phase 3: more fresh training tasks the expert never ran")
+    explore_attempts: int = _f(2, "phase 3: sampled attempts per task")
+    explore_temperature: float = _f(0.7, "phase 3: sampling temperature under the action grammar")
+    explore_max_steps: int = _f(10, "phase 3: step limit of an attempt")
+    explore_workers: int = _f(2, "phase 3: worker processes")
+    replay: int = _f(40, "phase 2 trajectories replayed in phase 3")
+    reward_trajectories: int = _f(16, "phase 4: trajectories per side (successes / failures) for the reward model")
+    ppo_trajectories: int = _f(8, "phase 4: failed exploration attempts PPO trains on")
+    kto_examples: int = _f(16, "phase 4: per-step examples for KTO (0 skips it)")
+
+    @classmethod
+    def of(cls, recipe: dict[str, Any]) -> DataConfig:
+        return build_config(cls, recipe.get("data") or {})
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """The recipe's ``eval`` section: the final comparison on the held-out tasks."""
+
+    tasks: int = _f(60, "held-out tasks in the final comparison (every family, a template never trained on)")
+    min_tasks: int = _f(60, "--budget keeps at least these")
+    offline_tasks: int | None = _f(20, "teacher-forced offline metrics on this many, evenly spaced (None: all)")
+    workers: int = _f(2, "worker processes for the online episodes")
+    max_steps: int = _f(7, "step limit of an online episode")
+
+    @classmethod
+    def of(cls, recipe: dict[str, Any]) -> EvalConfig:
+        return build_config(cls, recipe.get("eval") or {})
+
+
+# the sections a recipe may have, and the config each is built into (None: a plain value)
+SECTIONS = {"base_model": None, "budget": None, "data": DataConfig, "eval": EvalConfig,
+            "phase1": "sft", "phase2": "sft", "phase3": "sft", "phase4_reward": "reward", "phase4_ppo": "ppo",
+            "phase4_kto": "kto", "tool_calls": "sft"}
+
+
+def check_recipe(recipe: dict[str, Any]) -> None:
+    """Unknown sections, and unknown or mistyped ``data`` / ``eval`` keys, are errors at load time (a typo
+    in ``--set`` otherwise only shows as a default silently used)."""
+    unknown = sorted(set(recipe) - set(SECTIONS))
+    if unknown:
+        raise RecipeError(f"unknown recipe section(s) {unknown}; a recipe has {', '.join(SECTIONS)}")
+    for name in ("data", "eval"):
+        section = recipe.get(name)
+        if section is not None and not isinstance(section, dict):
+            raise RecipeError(f"recipe section {name!r} must be a mapping, not {section!r}")
+        config = SECTIONS[name].of(recipe)
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            kind = {"int": int, "float": (int, float), "str": str}.get(str(f.type))
+            if kind is not None and not isinstance(value, kind) or isinstance(value, bool):
+                raise RecipeError(f"{name}.{f.name} must be {f.type}, not {value!r}")
+
+
+def build_all(recipe: dict[str, Any], output_dir: str) -> dict[str, Any]:
+    """Every section of ``recipe`` built into its config object (what ``lamforge recipe show`` prints and
+    a test builds for every shipped recipe): a bad key anywhere fails here, not an hour into a forge."""
+    from trl import KTOConfig
+
+    from lamforge.training.ppo import OfflinePPOConfig
+    from lamforge.training.reward import RewardConfig
+    from lamforge.training.sft import LamSFTConfig
+
+    check_recipe(recipe)
+    built: dict[str, Any] = {"data": DataConfig.of(recipe), "eval": EvalConfig.of(recipe)}
+    for name, kind in SECTIONS.items():
+        if not isinstance(kind, str) or name not in recipe:
+            continue
+        section = dict(recipe[name])
+        if kind == "sft":
+            section.pop("no_call_share", None)  # tool_calls' own key, read before the config is built
+            built[name] = build_config(LamSFTConfig, section, output_dir=output_dir)
+        elif kind == "reward":
+            built[name] = build_config(RewardConfig, section, output_dir=output_dir)
+        elif kind == "ppo":
+            built[name] = build_config(OfflinePPOConfig, section, output_dir=output_dir)
+        else:  # KTO: TRL's KTOConfig plus the two keys lamforge reads first (as train_kto does)
+            import torch
+
+            section.pop("freeze_layers", None)
+            section.pop("threads", None)
+            cpu = {} if torch.cuda.is_available() else {"bf16": False, "fp16": False, "use_cpu": True}
+            built[name] = build_config(KTOConfig, section, output_dir=output_dir, **cpu)
+    return built

@@ -15,7 +15,6 @@ say). Two CPU levers on top of TRL, measured in ``lamforge bench train-step``:
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from transformers import TrainingArguments
 from trl import SFTConfig, SFTTrainer
 
 from lamforge.core.errors import TrainingDataError
+from lamforge.run import save_model
 from lamforge.training.rows import IGNORE, count_target_tokens
 
 
@@ -192,16 +192,8 @@ def train_sft(config: LamSFTConfig, model_path: str | Path, rows: list[dict], ou
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     seconds = time.perf_counter() - t0
-    final = out_dir / "model"
-    tmp = out_dir / f".model.{os.getpid()}"
     trained = trainer.model.merge_and_unload() if config.lora_r > 0 else trainer.model
-    trained.save_pretrained(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    if final.exists():
-        import shutil
-
-        shutil.rmtree(final)
-    tmp.rename(final)
+    save_model(out_dir / "model", trained, tokenizer)
     tokens, targets = count_target_tokens(rows)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     epochs = config.num_train_epochs if config.max_steps <= 0 else trainer.state.epoch

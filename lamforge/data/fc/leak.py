@@ -24,7 +24,7 @@ Three tests, cheapest first; a record is dropped by the first that fires, counte
   random.normalvariate: 13 pairs) reach Jaccard 0.50 and cosine 0.85 at most ("Least Common
   Multiple." vs "Calculates the least common multiple of two numbers."): an independently written
   description stays, a copied or lightly edited one goes.
-* ``question-embedding``: MiniLM (:func:`lamforge.data.retrieval.embed`, offline) cosine between the
+* ``question-embedding``: MiniLM (:func:`lamforge.core.retrieval.embed`, offline) cosine between the
   request and every BFCL question, ``batch_size`` requests per matrix product; fires at >= 0.85.
   Measured on real BFCL questions: paraphrases keeping the values 0.86-0.98 (0.938, 0.973, 0.895,
   0.941, 0.976, 0.856), the same template with other values 0.61-0.84 (top: "Find the greatest
@@ -159,7 +159,7 @@ def _checked_functions(record: dict) -> list[dict]:
 def _embed(texts: list[str], batch_size: int) -> np.ndarray:
     """Normalised MiniLM vectors; texts go through the model shortest first, so a batch is not
     mostly padding (BFCL's live questions run from 5 to 100+ words)."""
-    from lamforge.data.retrieval import embed
+    from lamforge.core.retrieval import embed
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     vectors = np.zeros((len(texts), 384), dtype=np.float32)

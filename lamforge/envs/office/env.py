@@ -69,6 +69,12 @@ class OfficeEnv(LamEnv):
     def judge(self) -> OfficeState:
         return self._judge_state()
 
+    def search_candidates(self, obs, request):
+        """The SearchExpert's moves in the Office application (see ``lamforge.envs.office.search``)."""
+        from lamforge.envs.office.search import office_candidates
+
+        return office_candidates(obs, request)
+
     def close(self) -> None:
         shutil.rmtree(self._root, ignore_errors=True)
         self.app = None

@@ -65,7 +65,7 @@ class ServiceState:
 
 @cache
 def _retriever():
-    from lamforge.data.retrieval import Retriever
+    from lamforge.core.retrieval import Retriever
 
     return Retriever([doc_text(s) for s in SERVICE_ACTIONS], method="bm25")
 

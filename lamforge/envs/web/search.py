@@ -5,7 +5,7 @@ Office candidates."""
 
 from __future__ import annotations
 
-from lamforge.agents.search_expert import BETA, Move, Request
+from lamforge.core.search import BETA, Move, Request
 from lamforge.core.schemas import Observation
 
 TEXT_TYPES = ("textbox", "searchbox", "spinbutton")

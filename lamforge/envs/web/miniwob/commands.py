@@ -1,4 +1,4 @@
-"""The ``lamforge bench miniwob`` command (the work is in :mod:`lamforge.envs.web.miniwob.bench`)."""
+"""The ``lamforge bench miniwob`` command (the work is in :mod:`lamforge.evaluation.miniwob_bench`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def bench_miniwob(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """MiniWoB++ with the public protocol (125 tasks x 5 seeds, 10 steps, binary reward)."""
-    from lamforge.envs.web.miniwob.bench import PUBLISHED, run_bench
+    from lamforge.evaluation.miniwob_bench import PUBLISHED, run_bench
     from lamforge.envs.web.miniwob.site import core_tasks
 
     if model is None and agent != "expert":

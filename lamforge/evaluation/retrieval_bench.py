@@ -102,7 +102,7 @@ def heldout_and_train(run: Path | None, env: str = ENV):
     the default pool ``split_pool(env, 200, 0)`` that ``eval`` and ``bench tool-search`` use too."""
     import json
 
-    from lamforge.data.commands import read_tasks, split_pool
+    from lamforge.data.taskfile import read_tasks, split_pool
 
     held_file = run / "data" / "heldout_tasks.jsonl" if run else None
     if held_file is not None and held_file.is_file():
@@ -238,7 +238,7 @@ def bench_tool_retrieval(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Recall@k / hit@k / MRR of the catalog retriever on held-out customer-service queries."""
-    from lamforge.data.retrieval import METHODS
+    from lamforge.core.retrieval import METHODS
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
     bad = [m for m in names if m not in METHODS]

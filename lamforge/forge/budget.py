@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lamforge.core.errors import LamforgeError
+from lamforge.training.recipe import DataConfig, EvalConfig
 
 # Relative costs, measured on the quick recipe against the phase-2 training rate and the base model's
 # episode time (see the module docstring): tokens of a plan row, of a phase-4 row pass relative to a
@@ -103,9 +104,9 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
     import tempfile
 
     from lamforge.data.collect import collect_trajectories
-    from lamforge.data.commands import split_pool
+    from lamforge.data.taskfile import split_pool
     from lamforge.envs import action_set_of
-    from lamforge.evaluation.commands import make_model_agent
+    from lamforge.evaluation.compare import make_model_agent
     from lamforge.evaluation.online import online_eval
     from lamforge.training.phases import model_dir, read_store
     from lamforge.training.recipe import build_config
@@ -139,7 +140,7 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
         tokens_per_s = summary["tokens"] / steps_run / max(step_s, 1e-6)
         e0 = time.perf_counter()
         done = online_eval(functools.partial(make_model_agent, base, env=env), train[-episodes:], env_name=env,
-                           workers=1, max_steps=int(recipe.get("eval", {}).get("max_steps", 10)))
+                           workers=1, max_steps=EvalConfig.of(recipe).max_steps)
         episode_s = (time.perf_counter() - e0) / max(len(done), 1)
     return Speed(train_tokens_per_s=round(tokens_per_s, 1), row_tokens=round(sum(len(r["input_ids"]) for r in rows)
                                                                           / max(len(rows), 1), 1),
@@ -150,38 +151,36 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
 def eval_s_per_task(recipe: dict, speed: Speed, models: int) -> float:
     """Seconds one held-out task costs the final comparison: every model's online episode plus its
     offline and planning decodes, over the evaluation's workers."""
-    ev = recipe.get("eval", {})
-    workers = max(1, int(ev.get("workers", 2)))
-    tasks = max(1, int(ev.get("tasks", 16)))
-    offline_share = min(1.0, int(ev.get("offline_tasks") or tasks) / tasks)
+    ev = EvalConfig.of(recipe)
+    workers, tasks = max(1, ev.workers), max(1, ev.tasks)
+    offline_share = min(1.0, (ev.offline_tasks or tasks) / tasks)
     extra = COSTS["eval_extra_episodes"] + COSTS["eval_offline_episodes"] * offline_share
     return models * speed.episode_s * (1 + extra) / workers
 
 
 def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
     """Seconds per forge stage for ``recipe`` on a machine of ``speed``."""
-    d, ev = recipe.get("data", {}), recipe.get("eval", {})
-    workers = max(1, int(ev.get("workers", 2)))
+    d, ev = DataConfig.of(recipe), EvalConfig.of(recipe)
+    workers = max(1, ev.workers)
     tok = speed.train_tokens_per_s * COSTS["train_speedup"]
     row = speed.row_tokens
 
     def epochs(section: str) -> float:
         return float(recipe.get(section, {}).get("num_train_epochs", 1))
 
-    trained = min(int(d.get("trajectories", 80)), int(d.get("collect", 120)))
-    rehearsal = int(d.get("plan_rehearsal", 0)) * COSTS["plan_row_tokens"]
-    explore_eps = (int(d.get("explore_tasks", 0)) + int(d.get("explore_fresh", 0))) * int(d.get("explore_attempts", 1))
-    phase4_rows = 2 * int(d.get("reward_trajectories", 0)) + int(d.get("ppo_trajectories", 0)) * epochs("phase4_ppo") \
-        + int(d.get("kto_examples", 0))
+    trained = min(d.trajectories, d.collect)
+    rehearsal = d.plan_rehearsal * COSTS["plan_row_tokens"]
+    explore_eps = (d.explore_tasks + d.explore_fresh) * d.explore_attempts
+    phase4_rows = 2 * d.reward_trajectories + d.ppo_trajectories * epochs("phase4_ppo") + d.kto_examples
     return {
-        "collect": int(d.get("collect", 120)) * speed.collect_s / workers,
-        "phase 1": int(d.get("plan_rows", 120)) * epochs("phase1") * COSTS["plan_row_tokens"] / tok,
+        "collect": d.collect * speed.collect_s / workers,
+        "phase 1": d.plan_rows * epochs("phase1") * COSTS["plan_row_tokens"] / tok,
         "phase 2": (trained * row + rehearsal) * epochs("phase2") / tok,
         "phase 3": explore_eps * speed.episode_s * COSTS["explore_episode"] / workers
-        + (int(d.get("replay", 0)) * row + rehearsal) * epochs("phase3") * COSTS["phase3_pass"] / tok,
+        + (d.replay * row + rehearsal) * epochs("phase3") * COSTS["phase3_pass"] / tok,
         "phase 4": phase4_rows * row * COSTS["phase4_pass"] / tok,
-        "evaluate": int(ev.get("tasks", 16)) * eval_s_per_task(recipe, speed, models),
-        "monitor": models * min(int(ev.get("tasks", 16)), COSTS["monitor_sample"]) * COSTS["monitor_episodes"]
+        "evaluate": ev.tasks * eval_s_per_task(recipe, speed, models),
+        "monitor": models * min(ev.tasks, COSTS["monitor_sample"]) * COSTS["monitor_episodes"]
         * speed.episode_s,
         "fixed": COSTS["fixed_s"],
     }
@@ -194,8 +193,9 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *,
     or 30), training data shrinks by one factor."""
     out = copy.deepcopy(recipe)
     ev = out.setdefault("eval", {})
-    want = int(ev.get("tasks", 16))
-    floor = min(int(ev.get("min_tasks", 30)) if min_eval_tasks is None else min_eval_tasks, want)
+    typed = EvalConfig.of(out)
+    want = typed.tasks
+    floor = min(typed.min_tasks if min_eval_tasks is None else min_eval_tasks, want)
     # the most tasks whose evaluation and monitor fit half the budget (the offline pass's share changes
     # with the count; the monitor scores up to COSTS["monitor_sample"] trajectories of each model)
     ev["tasks"] = want
@@ -207,7 +207,8 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *,
     while ev["tasks"] > floor and judged_s() > 0.5 * budget_s:
         ev["tasks"] -= 1
     data = out.setdefault("data", {})
-    full = {k: int(data[k]) for k in SCALED if k in data}
+    sizes = DataConfig.of(out)
+    full = {k: getattr(sizes, k) for k in SCALED}
     factor = 1.0
     while True:
         for k, v in full.items():
@@ -224,12 +225,12 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *,
 
 
 def describe(speed: Speed, plan: dict, recipe: dict, budget_s: float) -> str:
-    d = recipe.get("data", {})
+    d = DataConfig.of(recipe)
     return (f"measured here in {speed.measured_s:.0f} s: training {speed.train_tokens_per_s:.0f} tokens/s on rows of "
             f"{speed.row_tokens:.0f} tokens, {speed.episode_s:.1f} s per decoded episode\n"
-            f"budget {budget_s / 60:.0f} min -> {d.get('trajectories')} trajectories, {d.get('plan_rows')} plan rows, "
-            f"{d.get('explore_tasks')}+{d.get('explore_fresh')} exploration tasks, "
-            f"{recipe.get('eval', {}).get('tasks')} held-out tasks; estimate {sum(plan.values()) / 60:.1f} min ("
+            f"budget {budget_s / 60:.0f} min -> {d.trajectories} trajectories, {d.plan_rows} plan rows, "
+            f"{d.explore_tasks}+{d.explore_fresh} exploration tasks, "
+            f"{EvalConfig.of(recipe).tasks} held-out tasks; estimate {sum(plan.values()) / 60:.1f} min ("
             + ", ".join(f"{k} {v / 60:.1f}" for k, v in plan.items()) + ")")
 
 
