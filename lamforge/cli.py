@@ -72,7 +72,8 @@ def schema(name: str = typer.Argument(..., help=f"One of: {', '.join(SCHEMAS)}")
 def run(
     request: str | None = typer.Argument(None, help="A free-text request instead of --task."),
     env: str = typer.Option("office", help="Environment short name or id."),
-    agent: str = typer.Option("expert", help="expert | human | model (with --model) | tree (DFSDT with --model)."),
+    agent: str = typer.Option("expert", help="expert | human | search | detour | model (with --model) | tree (DFSDT "
+                              "with --model): lamforge.agents.factory."),
     model: str | None = typer.Option(None, help="Model name, path, or openai:NAME (implies --agent model)."),
     base_url: str | None = typer.Option(None, help="Base URL of an OpenAI-compatible server."),
     task: str | None = typer.Option(None, help="Task family to sample a task from."),
@@ -247,29 +248,18 @@ def bench_search_expert(
 
 
 def _agent_factory(agent: str, model: str | None, base_url: str | None, decoding: str, environment):
-    from lamforge.agents.expert import ReferenceExpert
-    from lamforge.agents.human import HumanAgent
+    import functools
+
+    from lamforge.agents.factory import make_agent
 
     if model is not None and agent != "tree":
         agent = "model"
-    if agent == "tree":  # DFSDT over the model's proposals (lamforge.agents.tree_search)
-        from lamforge.agents.tree_search import TreeSearchAgent
-        from lamforge.models import load_backend
-
-        backend = load_backend(model or "smollm2-135m", **({"base_url": base_url} if base_url else {}))
-        return lambda: TreeSearchAgent(environment, backend, environment.unwrapped.action_set, decoding=decoding)
-    if agent == "expert":
-        return ReferenceExpert
-    if agent == "human":
-        return lambda: HumanAgent(environment.unwrapped.action_set)
-    if agent == "model":
-        from lamforge.agents.react import ReactAgent
-        from lamforge.models import load_backend
-
-        kwargs = {"base_url": base_url} if base_url else {}
-        backend = load_backend(model or "smollm2-135m", **kwargs)
-        return lambda: ReactAgent(backend, environment.unwrapped.action_set, decoding=decoding)
-    raise typer.BadParameter(f"unknown agent {agent!r}: expert, human, model or tree")
+    if agent not in ("expert", "human", "model", "tree", "search", "detour"):
+        raise typer.BadParameter(f"unknown agent {agent!r}: expert, human, model, tree, search or detour")
+    spec = (model or "smollm2-135m") if agent == "model" else agent
+    # the terminal's model agent plans as it goes (dynamic), as it did before there was one factory
+    return functools.partial(make_agent, spec, environment, decoding=decoding, base_url=base_url, model=model,
+                             planning="dynamic" if agent == "model" else "off")
 
 
 def _free_task(environment, request: str, template: str | None):

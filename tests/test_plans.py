@@ -8,10 +8,11 @@ import pytest
 
 from lamforge.core.errors import TaskFileError
 from lamforge.core.schemas import TaskPlan
-from lamforge.data.plans import default_manual_dir, extract_plans, read_plans, request, write_plans
+from lamforge.envs import manual_dir
+from lamforge.data.plans import extract_plans, read_plans, request, write_plans
 from lamforge.envs.office.ui import DIALOGS, RIBBON, SHORTCUTS, TABS
 
-MANUAL = default_manual_dir()
+MANUAL = manual_dir("office")
 NOT_HOW_TO = ("about-this-manual.md", "keyboard-shortcuts.md", "whats-new.md", "glossary.md")
 STEP = re.compile(r"^ {0,3}\d+[.)]\s")
 

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from lamforge.data.collect import collect_trajectories
-from lamforge.data.plans import default_manual_dir, extract_plans, write_plans
+from lamforge.envs import manual_dir
+from lamforge.data.plans import extract_plans, write_plans
 
 FAST = ["phase1.learning_rate=0.003", "phase2.learning_rate=0.003", "phase1.freeze_layers=0",
         "phase2.freeze_layers=0", "phase1.logging_steps=1", "phase2.logging_steps=1", "data.plan_rows=24",
@@ -62,7 +63,7 @@ def mean_action_logprob(model_dir, trajectories) -> float:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, tiny_model_dir):
     run = tmp_path_factory.mktemp("run")
-    write_plans(extract_plans(default_manual_dir()), run / "plans.jsonl")
+    write_plans(extract_plans(manual_dir("office")), run / "plans.jsonl")
     collect_trajectories(pinned_tasks(10, seed=4), run / "data", workers=1)
     return run
 

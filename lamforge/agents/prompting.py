@@ -21,7 +21,15 @@ from lamforge.core.actions import ActionSet
 from lamforge.core.calls import format_action
 from lamforge.core.schemas import Control, Observation, Status, Step
 
-APP_NAMES = {"lamforge/Office-v0": "a word processor", "lamforge/MiniWoB-v0": "a web browser"}
+def app_name(env_id: str) -> str:
+    """How the prompts name the application (``EnvSpec.app_name``); "the application" for an unknown id."""
+    from lamforge.core.errors import EnvironmentNotFound
+    from lamforge.envs import spec
+
+    try:
+        return spec(env_id).app_name
+    except EnvironmentNotFound:
+        return "the application"
 
 
 class PromptTemplates(BaseModel):
@@ -104,7 +112,7 @@ def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: li
     the model must answer; with ``observation=None`` it holds only the recorded steps, each followed
     by its assistant turn (a training row)."""
     p = prompts or load_prompts()
-    app = APP_NAMES.get(env_id, "the application")
+    app = app_name(env_id)
     example = 'click(control="Bold")' if action_set.refer_by_name else "click(control=12)"
     messages = [{"role": "system", "content": p.system.format(app=app, actions=action_set.signatures(),
                                                               example=example)}]
@@ -134,7 +142,7 @@ def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: li
 
 def plan_messages(env_id: str, request: str, prompts: PromptTemplates | None = None) -> list[dict]:
     p = prompts or load_prompts()
-    app = APP_NAMES.get(env_id, "the application")
+    app = app_name(env_id)
     return [{"role": "system", "content": p.plan_system.format(app=app)},
             {"role": "user", "content": p.plan_user.format(request=request)}]
 

@@ -35,7 +35,7 @@ class ReactAgent(Agent):
         if planning not in ("off", "start", "dynamic"):
             raise ValueError(f"planning must be off, start or dynamic, not {planning!r}")
         self.backend, self.action_set = backend, action_set
-        self.local = hasattr(backend, "model") and hasattr(backend, "tokenizer")
+        self.local = bool(getattr(backend, "local", False))
         if decoding == "constrained" and not self.local:
             decoding = "freeform"  # a remote server takes no grammar; parsing + feedback instead
         self.decoding, self.planning = decoding, planning

@@ -157,13 +157,13 @@ class SearchExpert(Agent):
         base = self.env.unwrapped
         started = time.perf_counter()
         root_snapshot = base.clone_state()
-        before = _entries(base._judge_state())
+        before = _entries(base.judge())
         self._expanded = 0
         try:
             goal = self._best_first(base, task, observation, root_snapshot)
         finally:
             base.restore_state(root_snapshot)
-            for f in sorted(_entries(base._judge_state()) - before, reverse=True):  # files before their folders
+            for f in sorted(_entries(base.judge()) - before, reverse=True):  # files before their folders
                 if f.is_dir():
                     f.rmdir()
                 else:
@@ -180,9 +180,9 @@ class SearchExpert(Agent):
 
     def _best_first(self, base: Any, task: Task, obs: Observation, snapshot: Any) -> _Node | None:
         request = Request(task.request)
-        digest = state_digest(base._judge_state())
+        digest = state_digest(base.judge())
         root = _Node(None, None, obs, _key(obs, digest), digest, 0.0, 0, snapshot)
-        if task.check(base._judge_state()):
+        if task.check(base.judge()):
             return root
         depth = min(self.depth, base.max_steps - base.steps_taken - 1)  # never let the env truncate
         heap: list[tuple[float, int, _Node, Move, int]] = []
@@ -218,11 +218,11 @@ class SearchExpert(Agent):
             self._expanded += 1
             after, _, terminated, truncated, _ = base.step(action)
             if terminated or truncated:  # the application ended the episode (a web page that judged)
-                if task.check(base._judge_state()):
+                if task.check(base.judge()):
                     return _Node(parent, move, after, _key(after, None), None, cost, parent.depth + 1)
                 live = (None, obs)  # on a wrong answer: a dead end
                 continue
-            digest = state_digest(base._judge_state())
+            digest = state_digest(base.judge())
             key = _key(after, digest)
             if after.last_action_error or key in visited:
                 penalties[move] += 1
@@ -231,7 +231,7 @@ class SearchExpert(Agent):
                 continue
             node = _Node(parent, move, after, key, digest, cost, parent.depth + 1)
             visited[key] = node
-            if (digest is None or digest != parent.digest) and task.check(base._judge_state()):
+            if (digest is None or digest != parent.digest) and task.check(base.judge()):
                 return node
             live = (node, after)
             if node.depth < depth:

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from lamforge.agents.base import Agent
+from lamforge.agents.factory import make_agent
 from lamforge.agents.runner import run_episode
 from lamforge.core.errors import LamforgeError
 from lamforge.core.schemas import Outcome, Task, Trajectory
@@ -25,40 +25,6 @@ from lamforge.data.verify import verify
 from lamforge.envs import make
 
 _WORKER: dict = {}
-
-
-def make_agent(expert: str, env, temperature: float = 0.0, seed: int | None = None) -> Agent:
-    """``reference`` (the task's reference solution), ``detour`` (the reference with one skipped step
-    and its repair, ``DetourExpert``), ``search`` (search over actions, knows only the
-    success check), or a model: a name, a path or ``openai:NAME`` (``temperature > 0`` samples its
-    actions: self-boosting exploration)."""
-    if expert == "reference":
-        from lamforge.agents.expert import ReferenceExpert
-
-        return ReferenceExpert()
-    if expert == "detour":
-        from lamforge.agents.expert import DetourExpert
-
-        return DetourExpert()
-    if expert == "search":
-        from lamforge.agents.search_expert import SearchExpert
-
-        return SearchExpert(env)
-    from lamforge.agents.react import ReactAgent
-    from lamforge.models import load_backend
-
-    if "backend" not in _WORKER or _WORKER.get("backend_spec") != expert:
-        _WORKER["backend"], _WORKER["backend_spec"] = load_backend(expert), expert
-    agent = ReactAgent(_WORKER["backend"], env.unwrapped.action_set, planning="off", temperature=temperature,
-                       seed=seed)
-    if agent.local:  # one decoder per worker: its prefix cache carries over from episode to episode
-        from lamforge.models.decoding import Decoder
-
-        if _WORKER.get("decoder_spec") != expert:
-            backend = _WORKER["backend"]
-            _WORKER["decoder"], _WORKER["decoder_spec"] = Decoder(backend.model, backend.tokenizer), expert
-        agent._decoder = _WORKER["decoder"]
-    return agent
 
 
 def _init(env_name: str, expert: str, max_steps: int, threads: int, temperature: float = 0.0) -> None:
@@ -82,7 +48,7 @@ def _run(task_json: str) -> str:
     # each attempt samples with its own seed, derived from the task id, so a resumed run repeats it
     seed = zlib.crc32(task.id.encode())
     try:
-        agent = make_agent(_WORKER["expert"], env, _WORKER.get("temperature", 0.0), seed)
+        agent = make_agent(_WORKER["expert"], env, temperature=_WORKER.get("temperature", 0.0), seed=seed)
         traj = run_episode(env, agent, task)
         at = getattr(agent, "at", None)
         if at is not None and at < len(traj.steps):

@@ -40,11 +40,12 @@ def compose(a: TaskPlan, b: TaskPlan) -> TaskPlan | None:
                     source=f"evolved:compose:{a.task_id}+{b.task_id}")
 
 
-def llm_reword(pair: TaskPlan, backend, n: int) -> TaskPlan | None:
-    prompt = ("Rewrite this request for a word processor so it is phrased differently and slightly more "
-              f"specific, in one sentence of at most {len(pair.task.split()) + MAX_ADDED_WORDS} words:\n"
-              f"{pair.task}")
-    text = backend.chat([{"role": "user", "content": prompt}], max_tokens=60).text.strip().split("\n")[0]
+def llm_reword(pair: TaskPlan, backend, n: int, app: str = "a word processor") -> TaskPlan | None:
+    from lamforge.core.prompts import prompt
+
+    asked = prompt("data", "reword_request").format(app=app, task=pair.task,
+                                                    max_words=len(pair.task.split()) + MAX_ADDED_WORDS)
+    text = backend.chat([{"role": "user", "content": asked}], max_tokens=60).text.strip().split("\n")[0]
     if not text or len(text.split()) - len(pair.task.split()) > MAX_ADDED_WORDS:
         return None
     return pair.model_copy(update={"task_id": f"{pair.task_id}~llm{n}", "task": text,

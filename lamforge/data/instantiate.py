@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from lamforge.core.schemas import Task, TaskPlan
 from lamforge.core.retrieval import Retriever
-from lamforge.envs.registry import spec
+from lamforge.envs import registry as envs
 from lamforge.envs.tasks import TaskFamily, families
 
 
@@ -43,11 +43,9 @@ class Instantiator:
         rng = random.Random(seed)
         self.names = sorted(self.fams)
         self.family_index = Retriever([family_document(self.fams[n], rng) for n in self.names], method)
-        if template_descriptions is None and spec(env).short_name == "office":
-            from lamforge.envs.office.templates import TEMPLATES
-
-            template_descriptions = {t.name: t.description for t in TEMPLATES.values()}
-        elif template_descriptions is None:  # another env: its templates are described by their names
+        if template_descriptions is None:
+            template_descriptions = envs.template_descriptions(env)
+        if template_descriptions is None:  # an env without descriptions: its templates go by their names
             template_descriptions = {t: t.replace("_", " ") for f in self.fams.values() for t in f.templates}
         self.template_names = sorted(template_descriptions)
         self.template_index = Retriever([template_descriptions[n] for n in self.template_names], method)

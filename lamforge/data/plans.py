@@ -4,7 +4,7 @@ phase-1 training data (the paper's ``{"task_id", "task", "plan"}`` records).
 A how-to page gives one pair: its title, as a request, is the task; the items of its first numbered
 list are the plan. Each later ``##`` section with a numbered list of its own ("Using the keyboard")
 gives one more pair, titled "<title> (<section>)". Pages without a numbered list give nothing:
-``write_plans(extract_plans(default_manual_dir()), "plans.jsonl")`` for the shipped Office manual.
+``write_plans(extract_plans(manual_dir("office")), "plans.jsonl")`` (``lamforge.envs.manual_dir``) for the shipped Office manual.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from lamforge.core.errors import TaskFileError
+from lamforge.core.prompts import prompt
 from lamforge.core.schemas import TaskPlan
 
 SUFFIXES = (".md", ".markdown", ".html", ".htm")
 
 Section = tuple[str | None, list[str]]  # (section heading or None, items of its first numbered list)
-
-
-def default_manual_dir() -> Path:
-    """The Office application's user manual shipped with lamforge."""
-    return Path(__file__).resolve().parent.parent / "envs" / "office" / "manual"
 
 
 def extract_plans(folder: str | Path, backend=None) -> list[TaskPlan]:
@@ -58,15 +54,11 @@ def extract_plans(folder: str | Path, backend=None) -> list[TaskPlan]:
     return pairs
 
 
-LLM_PROMPT = ("Read this help page. If it explains how to do a task, answer with the task on the first line "
-              "and then its steps as a numbered list. If it explains no task, answer NONE.\n\n{page}")
-
-
 def llm_page_plans(path: Path, backend, max_chars: int = 3000) -> list[tuple[str, list[str]]]:
     """One (task, plan) pair from a page, written by a model; nothing when it answers NONE or gives
     fewer than two steps."""
     text = _read_text(path)[:max_chars]
-    reply = backend.chat([{"role": "user", "content": LLM_PROMPT.format(page=text)}], max_tokens=200).text
+    reply = backend.chat([{"role": "user", "content": prompt("data", "plan_from_page").format(page=text)}], max_tokens=200).text
     lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
     if not lines or lines[0].upper().startswith("NONE"):
         return []

@@ -97,10 +97,10 @@ def word_request(rng: random.Random, function: str, args: dict, backend=None, ac
         return rng.choice(fits).format(**values)
     spec = action_set.get(function)
     call = Action(function=function, args=args).call_text()
-    prompt = (f"Function: {spec.name} - {spec.description}\nCall: {call}\n"
-              "Write the one-sentence request of a customer-service clerk that this call carries out, "
-              "stating every argument value.\nRequest:")
-    return backend.chat([{"role": "user", "content": prompt}], max_tokens=48, stop=["\n"]).text.strip()
+    from lamforge.core.prompts import prompt
+
+    asked = prompt("data", "tool_call_request").format(name=spec.name, description=spec.description, call=call)
+    return backend.chat([{"role": "user", "content": asked}], max_tokens=48, stop=["\n"]).text.strip()
 
 
 def grounded(request: str, args: dict) -> bool:
@@ -120,7 +120,7 @@ def outcome_ok(function: str, args: dict, result: str, before: tuple, after: tup
 def _fingerprint(env) -> tuple:
     from lamforge.agents.search_expert import state_digest
 
-    return state_digest(env._judge_state()) or tuple(json.dumps(env._judge_state().rows(t), default=str)
+    return state_digest(env.judge()) or tuple(json.dumps(env.judge().rows(t), default=str)
                                                      for t in ("orders", "customers", "returns", "refunds", "notes"))
 
 

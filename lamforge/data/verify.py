@@ -19,6 +19,7 @@ from lamforge.agents.react import is_valid
 from lamforge.core.actions import ActionSet
 from lamforge.core.calls import format_action, parse_action
 from lamforge.core.errors import ActionError
+from lamforge.core.prompts import prompt
 from lamforge.core.schemas import Trajectory
 from lamforge.envs.tasks import FreeRequest
 
@@ -69,9 +70,8 @@ def llm_judge(backend) -> Judge:
     def judge(traj: Trajectory) -> str:
         last = traj.steps[-1].observation if traj.steps else None
         actions = "\n".join(s.action.call_text() for s in traj.steps)
-        prompt = (f"Request: {traj.task.request}\nActions taken:\n{actions}\n"
-                  f"Final screen: {last.state if last else '(none)'}\n"
-                  "Was the request completed? Answer yes, no or unsure.")
-        text = backend.chat([{"role": "user", "content": prompt}], max_tokens=4).text.strip().lower()
+        asked = prompt("data", "judge_outcome").format(request=traj.task.request, actions=actions,
+                                                       screen=last.state if last else "(none)")
+        text = backend.chat([{"role": "user", "content": asked}], max_tokens=4).text.strip().lower()
         return next((w for w in ("yes", "no", "unsure") if text.startswith(w)), "unsure")
     return judge

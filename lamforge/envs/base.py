@@ -109,6 +109,10 @@ class LamEnv(gym.Env[Observation, Action]):
     def _judge_state(self) -> Any:
         raise NotImplementedError
 
+    def judge(self) -> Any:
+        """What the task's check reads, now (the search expert tests the check after each move)."""
+        return self._judge_state()
+
     def _app_finished(self) -> bool:
         """True when the application ended the episode by itself (a web task page that judges
         on submit); the agent's FINISH / FAIL end it too."""

@@ -23,6 +23,11 @@ class EnvSpec:
     # ``--set``: what this environment needs to forge at all, e.g. ``data.expert=reference`` where the
     # search expert has no moves to try (an API catalog of hundreds of functions, free-text arguments)
     forge_defaults: tuple[str, ...] = ()
+    # how prompts name the application the agent drives
+    app_name: str = "the application"
+    # "module:function" returning {template name: description}: generic task-plan pairs are bound to a
+    # template by retrieval over these (None: the templates are described by their names)
+    template_descriptions: str | None = None
 
 
 _SPECS: dict[str, EnvSpec] = {}
@@ -72,6 +77,8 @@ register(
         entry_point="lamforge.envs.office.env:OfficeEnv",
         tasks_module="lamforge.envs.office.tasks",
         description="Word-style document application over real .docx files (python-docx).",
+        app_name="a word processor",
+        template_descriptions="lamforge.envs.office.templates:template_descriptions",
     )
 )
 
@@ -82,6 +89,7 @@ register(
         entry_point="lamforge.envs.web.miniwob.env:MiniWoBEnv",
         tasks_module="lamforge.envs.web.miniwob.tasks",
         description="The 125 core MiniWoB++ tasks in a real headless Chromium (Playwright), binary reward.",
+        app_name="a web browser",
     )
 )
 
@@ -106,6 +114,17 @@ register(
         forge_defaults=("data.expert=reference",),  # SearchExpert cannot enumerate API calls with free text
     )
 )
+
+
+def template_descriptions(env: str) -> dict[str, str] | None:
+    """The environment's own descriptions of its templates (``EnvSpec.template_descriptions``), or None."""
+    import importlib
+
+    where = spec(env).template_descriptions
+    if where is None:
+        return None
+    module, _, attr = where.partition(":")
+    return getattr(importlib.import_module(module), attr)()
 
 
 def manual_dir(env: str) -> Path | None:

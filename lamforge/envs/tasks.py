@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from lamforge.core.errors import TaskNotFound
-from lamforge.core.schemas import Action, Task, use_family_lookup
+from lamforge.core.schemas import Action, Status, Task, use_family_lookup
 
 _FAMILIES: dict[str, dict[str, "TaskFamily"]] = {}
 
@@ -25,6 +25,11 @@ class TaskFamily(ABC):
     env_id: ClassVar[str]
     description: ClassVar[str] = ""
     templates: ClassVar[tuple[str, ...]] = ()
+    requests: ClassVar[tuple[str, ...]] = ()  # the family's request wordings, with {placeholders}
+
+    def word(self, rng: random.Random, **values: Any) -> str:
+        """One of the family's request wordings, filled in."""
+        return rng.choice(self.requests).format(**values)
 
     def available(self) -> bool:
         """False where the family needs something not installed (e.g. LibreOffice for PDF)."""
@@ -115,6 +120,12 @@ def family_of(task: Task) -> TaskFamily:
             f"known: {', '.join(sorted(found))}"
         )
     return found[task.family]
+
+
+def finish(actions: list[Action]) -> list[Action]:
+    """The last reference action carries FINISH: the task is done once it has run."""
+    actions[-1] = actions[-1].model_copy(update={"status": Status.FINISH})
+    return actions
 
 
 use_family_lookup(family_of)  # Task.check / Task.reward find the family through this

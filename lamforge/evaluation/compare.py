@@ -54,15 +54,10 @@ def resolve_model(name: str, run: Path, base_model: str, env: str = "office") ->
 
 
 def make_model_agent(spec: str, planning: str = "off", env: str = "office"):
-    """Top-level (picklable) factory for worker processes; the backend is loaded once per process."""
-    from lamforge.agents.react import ReactAgent
-    from lamforge.envs import action_set_of
-    from lamforge.models import load_backend
+    """Top-level (picklable) factory for worker processes: the one agent factory, for a model."""
+    from lamforge.agents.factory import make_agent
 
-    cache = make_model_agent.__dict__.setdefault("_backends", {})
-    if spec not in cache:
-        cache[spec] = load_backend(spec)
-    return ReactAgent(cache[spec], action_set_of(env), planning=planning)
+    return make_agent(spec, env, planning=planning)
 
 
 def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, progress, shared: dict):
@@ -73,14 +68,14 @@ def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, 
     from lamforge.agents.react import ReactAgent
     from lamforge.envs import action_set_of
     from lamforge.evaluation.online import online_eval_lockstep
-    from lamforge.models import load_backend
+    from lamforge.agents.factory import load_model
     from lamforge.models.decoding import GrammarCache
     from lamforge.models.lockstep import Lockstep
 
     if str(spec).startswith("openai:"):
         return None
-    backend = load_backend(spec)
-    if not (hasattr(backend, "model") and hasattr(backend, "tokenizer")):
+    backend = load_model(spec)
+    if not getattr(backend, "local", False):
         return None
     if "grammars" not in shared:
         shared["grammars"] = GrammarCache(backend.model, backend.tokenizer)
@@ -95,9 +90,9 @@ def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, 
 
 
 def make_expert():
-    from lamforge.agents.expert import ReferenceExpert
+    from lamforge.agents.factory import make_agent
 
-    return ReferenceExpert()
+    return make_agent("reference")
 
 
 def evenly_spaced(items: list, limit: int | None) -> list:

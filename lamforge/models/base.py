@@ -22,9 +22,13 @@ class ChatResult:
 
 
 class ChatBackend(ABC):
-    """A model that answers a chat. Subclasses set ``name`` (shown in logs and by the server)."""
+    """A model that answers a chat. Subclasses set ``name`` (shown in logs and by the server) and say
+    what they can do: ``local`` backends hold the model and tokenizer in this process (``.model``,
+    ``.tokenizer``), so decoding can be constrained by a grammar, batched and prefix-cached; the others
+    (a server, llama.cpp) answer text only."""
 
     name: str = "backend"
+    local: bool = False
 
     @abstractmethod
     def chat(

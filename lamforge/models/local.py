@@ -234,6 +234,8 @@ def _load_adapter(folder: Path, device: str, merge: bool) -> tuple[Any, Any]:
 class TransformersBackend(ChatBackend):
     """A causal LM and its tokenizer, rendered with the tokenizer's own chat template."""
 
+    local = True
+
     def __init__(self, model: Any, tokenizer: Any, name: str = "local") -> None:
         self.model = model
         self.tokenizer = tokenizer

@@ -152,7 +152,7 @@ def load_questions(category: str, limit: int | None = None) -> list[Question]:
 def answer(backend, questions: list[Question], *, decoding: str = "constrained", batch_size: int = 8,
            max_tokens: int = 128, progress: Callable[[int], None] | None = None) -> list[str]:
     """The raw answer text of each question."""
-    local = hasattr(backend, "model") and hasattr(backend, "tokenizer")
+    local = bool(getattr(backend, "local", False))
     texts: list[str] = []
     if not local:  # a remote server: free-form text, parsed
         for q in questions:

@@ -7,48 +7,34 @@ the task checks read.
 Controls carry numeric labels that stay with the same control for the whole episode (assigned in
 first-seen order), so a label the model read a step ago still means the same thing, and a label of
 a dialog that has closed is reported as such instead of silently hitting something else.
+
+The class is split along its seams: what the screen shows (:mod:`lamforge.envs.office.view`), the
+edits of the document and its files (:mod:`lamforge.envs.office.edits`), and here the actions and
+the ribbon and dialogs they drive.
+
+    lamforge run --env office --agent expert --task bold_text
 """
 
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 from copy import deepcopy
-from dataclasses import dataclass
 from pathlib import Path
 
 from docx.enum.section import WD_ORIENT
 from docx.shared import Inches, Pt
 
 from lamforge.core.errors import ActionNotApplicable, BadArguments, UnknownControl
-from lamforge.core.schemas import Control
 from lamforge.envs.office import document as D
+from lamforge.envs.office.edits import DocumentEdits, Selection
 from lamforge.envs.office.ui import (
-    ALIGNMENTS, COLUMNS, DIALOGS, HIGHLIGHTS, MARGINS, OPENS_DIALOG, RIBBON, SHORTCUTS, TABS, tab_of,
+    ALIGNMENTS, COLUMNS, DIALOGS, HIGHLIGHTS, MARGINS, OPENS_DIALOG, RIBBON, SHORTCUTS, tab_of,
 )
-
-PREVIEW = 100  # characters of a paragraph shown (template paragraphs fit whole)
-LIST_STYLES = {"Bullets": "List Bullet", "Numbering": "List Number"}  # the button and the style it toggles
+from lamforge.envs.office.view import LIST_STYLES, ScreenView
 
 
-@dataclass
-class Selection:
-    kind: str = "none"  # none | text | paragraph | table | cell | comment
-    para: int | None = None
-    start: int = 0
-    end: int = 0
-    table: int | None = None
-    row: int = 0
-    col: int = 0
-    comment: int | None = None
 
-
-def libreoffice() -> str | None:
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
-class OfficeApp:
+class OfficeApp(ScreenView, DocumentEdits):
     def __init__(self, path: Path):
         self.path = Path(path)
         self.workspace = self.path.parent
@@ -78,81 +64,6 @@ class OfficeApp:
             setattr(self, k, deepcopy(v))
         self.doc = D.load(io.BytesIO(snap["docx"]))
         self._save()  # the file on disk is the truth the checks read
-
-    # ===================================================================== observation =====
-    def observe(self) -> tuple[list[Control], str]:
-        items = self._dialog_items() if self.dialog else self._main_items()
-        self._visible = {key for key, *_ in items}
-        controls = []
-        for key, name, type_, value in items:
-            if key not in self._labels:
-                self._labels[key] = len(self._labels) + 1
-                self._keys[self._labels[key]] = key
-            options = value.split("|") if type_ == "ComboBox" and value else None
-            controls.append(Control(label=self._labels[key], name=name, type=type_, value=value, options=options))
-        return controls, self.summary()
-
-    def _dialog_items(self):
-        d = DIALOGS[self.dialog]
-        out = [(f"dlg:{d.name}:{f}", f, "Edit", self.fields.get(f, "")) for f in d.fields]
-        return out + [(f"dlg:{d.name}:{b}", b, "Button", None) for b in d.buttons]
-
-    def _main_items(self):
-        out = [(f"tab:{t}", t, "TabItem", "selected" if t == self.tab else None) for t in TABS]
-        for w in RIBBON[self.tab]:
-            value = "|".join(w.options) if w.options else self._toggle_state(w.name)
-            out.append((f"ribbon:{self.tab}:{w.name}", w.name, w.type, value))
-        for i, p in enumerate(self.doc.paragraphs, 1):
-            out.append((f"para:{i}", f"Paragraph {i}", "Paragraph", _preview(p)))
-        for t, table in enumerate(self.doc.tables, 1):
-            out.append((f"table:{t}", f"Table {t}", "Table", f"{len(table.rows)}x{len(table.columns)}"))
-            if self.expanded_table == t:
-                for r, row in enumerate(table.rows, 1):
-                    for c, cell in enumerate(row.cells, 1):
-                        out.append((f"cell:{t}:{r}:{c}", f"Table {t} R{r}C{c}", "Cell", cell.text[:PREVIEW]))
-        for n, (cid, author, text) in enumerate(D.comments(self.doc), 1):
-            out.append((f"comment:{cid}", f"Comment {n}", "Comment", f"{author}: {text}"[:PREVIEW]))
-        return out
-
-    def _toggle_state(self, widget: str) -> str | None:
-        """'on' for a toggle button that is on for the whole selection (so an agent need not toggle blind)."""
-        if widget == "Track Changes":
-            return "on" if D.track_changes(self.doc) else None
-        if widget in LIST_STYLES:
-            # without it, the screen after Bullets read "No change" and models pressed it again (off)
-            style = LIST_STYLES[widget]
-            try:
-                paragraphs = self._selected_paragraphs()
-            except ActionNotApplicable:
-                return None
-            return "on" if paragraphs and all(p.style.name == style for p in paragraphs) else None
-        attr = {"Bold": "bold", "Italic": "italic", "Underline": "underline", "Strikethrough": "strike"}.get(widget)
-        if attr is None or self.sel.kind not in ("text", "paragraph", "cell"):
-            return None
-        s = self.sel
-        if s.kind == "text":
-            runs = D.runs_covering(self.doc.paragraphs[s.para], s.start, s.end)
-        else:
-            runs = [r for p in self._selected_paragraphs() for r in D.runs_of(p) if r.text]
-        return "on" if runs and all(getattr(r.font, attr) for r in runs) else None
-
-    def summary(self) -> str:
-        return (f"file {self.path.name}; tab {self.tab}; selection: {self._describe_selection()}; "
-                f"dialog: {self.dialog or 'none'}")
-
-    def _describe_selection(self) -> str:
-        s = self.sel
-        if s.kind == "text":
-            return f"'{self.doc.paragraphs[s.para].text[s.start:s.end]}' in Paragraph {s.para + 1}"
-        if s.kind == "paragraph":
-            return f"Paragraph {s.para + 1}"
-        if s.kind == "table":
-            return f"Table {s.table + 1}"
-        if s.kind == "cell":
-            return f"Table {s.table + 1} R{s.row + 1}C{s.col + 1}"
-        if s.kind == "comment":
-            return f"comment {s.comment}"
-        return "nothing"
 
     # ======================================================================= GUI actions =====
     def click(self, control: int) -> None:
@@ -469,127 +380,6 @@ class OfficeApp:
         self._close_dialog()
         self._save()
 
-    def _insert_table(self, rows: int, cols: int) -> None:
-        if not (1 <= rows <= 50 and 1 <= cols <= 20):
-            raise BadArguments(f"a table needs 1-50 rows and 1-20 columns, got {rows}x{cols}")
-        anchor = self.doc.paragraphs[self.sel.para] if self.sel.kind in ("text", "paragraph") else None
-        D.insert_table_after(self.doc, anchor, rows, cols)
-        self._save()
-
-    def _replace_all(self, find: str, replace: str) -> None:
-        if not find:
-            raise ActionNotApplicable("type the text to find first")
-        paragraphs = list(self.doc.paragraphs) + [
-            p for t in self.doc.tables for row in t.rows for c in row.cells for p in c.paragraphs]
-        count = 0
-        for p in paragraphs:
-            starts, k = [], p.text.find(find)
-            while k >= 0:
-                starts.append(k)
-                k = p.text.find(find, k + len(find))
-            for k in reversed(starts):  # right to left keeps earlier offsets valid
-                runs = D.isolate(p, k, k + len(find))
-                runs[0].text = replace
-                for r in runs[1:]:
-                    r.text = ""
-                count += 1
-        if count == 0:
-            raise ActionNotApplicable(f"{find!r} was not found")
-        self.sel = Selection()
-
-    def _save_as(self, file_name: str) -> None:
-        name = _valid_file_name(file_name)
-        if not name.lower().endswith(".docx"):
-            name += ".docx"
-        old, self.path = self.path, self.workspace / name
-        try:
-            self._save()
-        except OSError as e:  # the file system refused the name: the document stays where it was
-            self.path = old
-            raise BadArguments(f"cannot save as {file_name!r}: {e.strerror}") from None
-
-    def _export_pdf(self, file_name: str) -> None:
-        office = libreoffice()
-        if office is None:
-            raise ActionNotApplicable("Export PDF needs LibreOffice, which is not installed")
-        name = _valid_file_name(file_name) if file_name.strip() else self.path.stem + ".pdf"
-        self._save()
-        outdir = self.workspace / ".pdf"
-        # a profile of its own: LibreOffice instances sharing one hand their job to each other, and
-        # episodes run side by side (worker processes, lock-step threads)
-        profile = (self.workspace / ".pdf-profile").resolve().as_uri()
-        subprocess.run([office, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "pdf",
-                        "--outdir", str(outdir), str(self.path)], check=True, capture_output=True, timeout=120)
-        produced = outdir / (self.path.stem + ".pdf")
-        produced.replace(self.workspace / (name if name.lower().endswith(".pdf") else name + ".pdf"))
-
-    def _copy(self, cut: bool) -> None:
-        s = self.sel
-        if s.kind == "paragraph":
-            p = self.doc.paragraphs[s.para]
-            self.clipboard = deepcopy(p._p)
-            if cut:
-                D.delete_paragraph(p)
-                self.sel = Selection()
-        elif s.kind == "text":
-            self.clipboard = self.doc.paragraphs[s.para].text[s.start:s.end]
-            if cut:
-                self._type_text("")
-        else:
-            raise ActionNotApplicable("select text or a paragraph first")
-        self._save()
-
-    def _paste(self) -> None:
-        if self.clipboard is None:
-            raise ActionNotApplicable("the clipboard is empty")
-        if isinstance(self.clipboard, str):
-            return self._type_text(self.clipboard)
-        p = self._cursor_paragraph()
-        p._p.addnext(deepcopy(self.clipboard))
-        self.sel = Selection("paragraph", para=self.sel.para + 1)
-        self._save()
-
-    def _delete_selection(self) -> None:
-        s = self.sel
-        if s.kind == "paragraph":
-            D.delete_paragraph(self.doc.paragraphs[s.para])
-        elif s.kind == "text":
-            return self._type_text("")
-        elif s.kind == "comment":
-            D.delete_comment(self.doc, s.comment)
-        elif s.kind == "cell":
-            self.doc.tables[s.table].cell(s.row, s.col).text = ""
-        else:
-            raise ActionNotApplicable("select something to delete first")
-        self.sel = Selection()
-        self._save()
-
-    def _type_text(self, text: str) -> None:
-        if self.dialog:
-            if self.focus is None:
-                raise ActionNotApplicable("click a field of the dialog first")
-            kept = "" if self._field_selected else self.fields.get(self.focus, "")
-            self.fields[self.focus], self._field_selected = kept + text, False
-            return
-        s = self.sel
-        if s.kind == "text":
-            runs = D.isolate(self.doc.paragraphs[s.para], s.start, s.end)
-            runs[0].text = text
-            for r in runs[1:]:
-                r.text = ""
-            self.sel = Selection("paragraph", para=s.para) if text == "" else Selection(
-                "text", para=s.para, start=s.start, end=s.start + len(text))
-        elif s.kind == "paragraph":
-            p = self.doc.paragraphs[s.para]
-            (D.runs_of(p)[-1] if D.runs_of(p) else p.add_run()).text += text
-        elif s.kind == "cell":
-            cell = self.doc.tables[s.table].cell(s.row, s.col)
-            cell.text = cell.text + text
-        else:
-            raise ActionNotApplicable("click where to type first")
-        self._save()
-
-
 def _widget(name: str):
     tab = tab_of(name)
     return next(w for w in RIBBON[tab] if w.name == name)
@@ -600,24 +390,3 @@ def _int_field(fields: dict[str, str], name: str) -> int:
     if not value.isdigit():
         raise BadArguments(f"'{name}' must be a whole number, got {value!r}")
     return int(value)
-
-
-def _preview(p) -> str:
-    text = p.text
-    if not text.strip():
-        if D.has_page_break(p):
-            return "[page break]"
-        if p._p.xpath(".//w:drawing"):
-            return "[picture]"
-        return ""
-    return text if len(text) <= PREVIEW else text[: PREVIEW - 3] + "..."
-
-
-def _valid_file_name(file_name: str) -> str:
-    """A plain file name in the workspace: no folders, no hidden files, no control characters, and
-    short enough for every file system (model output can be anything)."""
-    name = file_name.strip()
-    if (not name or "/" in name or "\\" in name or name.startswith(".") or len(name.encode()) > 120
-            or any(ord(c) < 32 for c in name)):
-        raise BadArguments(f"not a valid file name: {file_name[:60]!r}")
-    return name

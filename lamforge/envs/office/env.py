@@ -66,8 +66,6 @@ class OfficeEnv(LamEnv):
     def _restore(self, snapshot: dict) -> None:
         self.app.restore(snapshot)
 
-    def judge(self) -> OfficeState:
-        return self._judge_state()
 
     def search_candidates(self, obs, request):
         """The SearchExpert's moves in the Office application (see ``lamforge.envs.office.search``)."""

@@ -184,6 +184,11 @@ def _cache_dir() -> Path:
 _BUILDING = threading.Lock()  # lock-step evaluation resets environments from several threads at once
 
 
+def template_descriptions() -> dict[str, str]:
+    """What each template is, for binding generic task-plan pairs to one (``lamforge.data.instantiate``)."""
+    return {t.name: t.description for t in TEMPLATES.values()}
+
+
 def template_path(name: str) -> Path:
     """The built template file (built on first use)."""
     with _BUILDING:

@@ -180,8 +180,6 @@ class ServiceEnv(LamEnv):
     def _judge_state(self) -> ServiceState:
         return ServiceState(self._db_url, self._db_path, self._outbox, self.task.template)
 
-    def judge(self) -> ServiceState:
-        return self._judge_state()
 
     def _snapshot(self) -> dict:
         box = self._outbox.read_bytes() if self._outbox.is_file() else None

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import random
 
-from lamforge.core.schemas import Action, Status, Task
+from lamforge.core.schemas import Action, Task
 from lamforge.envs.service.db import STORES, short_name, store_data
 from lamforge.envs.service.services import label_for
-from lamforge.envs.tasks import TaskFamily, register_families
+from lamforge.envs.tasks import TaskFamily, finish, register_families
 
 ENV_ID = "lamforge/Service-v0"
 REASONS = ("too small", "too large", "the wrong colour", "damaged", "not as described")
@@ -38,11 +38,6 @@ def call(function: str, **args) -> Action:
     return Action(function=function, args={k: v for k, v in args.items() if v is not None})
 
 
-def finish(actions: list[Action]) -> list[Action]:
-    actions[-1] = actions[-1].model_copy(update={"status": Status.FINISH})
-    return actions
-
-
 def _norm(text: str) -> str:
     return " ".join(str(text).lower().replace(",", " ").split())
 
@@ -50,11 +45,7 @@ def _norm(text: str) -> str:
 class ServiceFamily(TaskFamily):
     env_id = ENV_ID
     templates = tuple(STORES)
-    requests: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ("pending", "shipped", "delivered")
-
-    def word(self, rng: random.Random, **values) -> str:
-        return rng.choice(self.requests).format(**values)
 
     def pick_order(self, rng: random.Random, template: str) -> tuple[dict, dict]:
         data = store_data(template)

@@ -175,5 +175,3 @@ class WebEnv(LamEnv):
         """PNG of the page as the browser shows it (for people and for multimodal models)."""
         return self.page.screenshot(path=path)
 
-    def judge(self) -> WebState:
-        return self._judge_state()

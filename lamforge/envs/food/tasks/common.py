@@ -7,7 +7,7 @@ import random
 import re
 from typing import Any
 
-from lamforge.core.schemas import Action, Status
+from lamforge.core.schemas import Action
 from lamforge.envs.food.menu import (
     TEMPLATES,
     Item,
@@ -16,7 +16,7 @@ from lamforge.envs.food.menu import (
     random_street,
 )
 from lamforge.envs.food.payment import make_card
-from lamforge.envs.tasks import TaskFamily
+from lamforge.envs.tasks import TaskFamily, finish  # noqa: F401  (finish: the families import it from here)
 
 ENV_ID = "lamforge/Food-v0"
 Line = list  # [item, size or None, [extras], quantity], JSON-friendly for task params
@@ -28,12 +28,10 @@ LAST_NAMES = ("Smith", "Garcia", "Chen", "Okafor", "Muller", "Rossi", "Novak", "
 class FoodFamily(TaskFamily):
     env_id = ENV_ID
     templates = TEMPLATES
-    requests: tuple[str, ...] = ()
-
     def word(self, rng: random.Random, **values: Any) -> str:
         values.update({f"{k[0].upper()}{k[1:]}": v[:1].upper() + v[1:] for k, v in list(values.items())
                        if isinstance(v, str) and v})  # {Cash} starts a sentence, {cash} goes inside one
-        text = rng.choice(self.requests).format(**values)
+        text = super().word(rng, **values)
         return text[0].upper() + text[1:]
 
     def sample(self, rng: random.Random):
@@ -113,11 +111,6 @@ def say_card(c: dict[str, str]) -> str:
 
 def gui(function: str, control: str, **args: Any) -> Action:
     return Action(function=function, control_name=control, args=args)
-
-
-def finish(actions: list[Action]) -> list[Action]:
-    actions[-1] = actions[-1].model_copy(update={"status": Status.FINISH})
-    return actions
 
 
 def add_line(menu: Menu, line: Line, note: str = "") -> list[Action]:

@@ -7,10 +7,10 @@ import random
 import re
 from functools import cache
 
-from lamforge.core.schemas import Action, Status
+from lamforge.core.schemas import Action
 from lamforge.envs.office import document as D
 from lamforge.envs.office.templates import TEMPLATES, paragraph_texts
-from lamforge.envs.tasks import TaskFamily
+from lamforge.envs.tasks import TaskFamily, finish  # noqa: F401  (finish: the families import it from here)
 
 TEXT_TEMPLATES = tuple(TEMPLATES)
 
@@ -18,11 +18,6 @@ TEXT_TEMPLATES = tuple(TEMPLATES)
 class OfficeFamily(TaskFamily):
     env_id = "lamforge/Office-v0"
     templates = TEXT_TEMPLATES
-    requests: tuple[str, ...] = ()
-
-    def word(self, rng: random.Random, **values) -> str:
-        """One of the family's request wordings, filled in."""
-        return rng.choice(self.requests).format(**values)
 
 
 def gui(function: str, control: str, **args) -> Action:
@@ -31,12 +26,6 @@ def gui(function: str, control: str, **args) -> Action:
 
 def api(function: str, **args) -> Action:
     return Action(function=function, args=args)
-
-
-def finish(actions: list[Action]) -> list[Action]:
-    """The last reference action carries FINISH: the task is done once it has run."""
-    actions[-1] = actions[-1].model_copy(update={"status": Status.FINISH})
-    return actions
 
 
 def para(i: int) -> str:

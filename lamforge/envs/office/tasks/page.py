@@ -6,7 +6,7 @@ from docx.enum.section import WD_ORIENT
 from docx.shared import Inches
 
 from lamforge.envs.office import document as D
-from lamforge.envs.office.app import libreoffice
+from lamforge.envs.office.edits import libreoffice
 from lamforge.envs.office.tasks.common import OfficeFamily, api, finish, gui, load
 from lamforge.envs.office.templates import TEMPLATES
 
