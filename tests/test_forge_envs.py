@@ -1,7 +1,7 @@
 """``lamforge forge`` on the environments beyond Office (issues #7 and #8: "the forge pipeline runs on
 it unchanged"): the customer-service API environment and the food-ordering web site, end to end on
 a tiny random model, plus the two shared pieces they needed: an environment's own forge defaults
-(``EnvSpec.forge_defaults``) and a held-out split for tasks without templates."""
+(``recipes/env/<env>.yaml``) and a held-out split for tasks without templates."""
 
 from __future__ import annotations
 
@@ -69,14 +69,14 @@ def test_food_forges_end_to_end_in_a_real_browser(tiny_model_dir, tmp_path):
     assert summary["collect"]["passed"] + summary["collect"]["failed"] == 3
 
 
-def test_env_forge_defaults_come_before_the_users_set():
-    from lamforge.forge.pipeline import env_forge_defaults
-    from lamforge.training.recipe import load_recipe
+def test_env_overlays_come_before_the_users_set():
+    from lamforge.training.recipe import env_overlay, load_recipe
 
-    assert env_forge_defaults("office") == []
-    assert load_recipe("quick", env_forge_defaults("service"))["data"]["expert"] == "reference"
-    mine = load_recipe("quick", [*env_forge_defaults("service"), "data.expert=search"])
-    assert mine["data"]["expert"] == "search"  # the user's --set wins
+    assert env_overlay("office") is None
+    searching = load_recipe("quick", ["data.expert=search"])
+    assert load_recipe("quick", env="service")["data"]["expert"] == "reference"
+    assert load_recipe("quick", ["data.expert=search"], env="service")["data"]["expert"] == "search"  # --set wins
+    assert searching["data"]["collect"] == load_recipe("quick", env="service")["data"]["collect"]
 
 
 def test_split_pool_holds_out_instances_when_tasks_have_no_template(monkeypatch):

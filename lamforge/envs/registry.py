@@ -19,10 +19,6 @@ class EnvSpec:
     entry_point: str
     tasks_module: str
     description: str
-    # recipe overrides (``--set`` syntax) that ``lamforge forge`` applies before the user's own
-    # ``--set``: what this environment needs to forge at all, e.g. ``data.expert=reference`` where the
-    # search expert has no moves to try (an API catalog of hundreds of functions, free-text arguments)
-    forge_defaults: tuple[str, ...] = ()
     # how prompts name the application the agent drives
     app_name: str = "the application"
     # "module:function" returning {template name: description}: generic task-plan pairs are bound to a
@@ -111,7 +107,6 @@ register(
         tasks_module="lamforge.envs.service.tasks",
         description="Customer service over a real database (SQLite/PostgreSQL) and label/e-mail HTTP services; "
                     "345-function API catalog.",
-        forge_defaults=("data.expert=reference",),  # SearchExpert cannot enumerate API calls with free text
     )
 )
 

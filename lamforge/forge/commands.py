@@ -8,7 +8,7 @@
 2. collect: the recipe's expert (``data.expert``: ``search`` knows only the success check and fails
    on part of the tasks, as the paper's GPT-4o did; ``reference`` never fails) on ``data.collect``
    training tasks; the held-out split is written next to them and never collected. An environment
-   may set its own recipe defaults (``EnvSpec.forge_defaults``, e.g. the reference expert for
+   may set its own recipe defaults (``recipes/env/<env>.yaml``, e.g. the reference expert for
    ``service``, whose API catalog the search expert cannot enumerate); ``--set`` overrides them.
    With ``data.detour_share`` the detour expert also runs on training tasks (``RUN/detours``);
 3. train: phases 1-4 (LAM1..LAM4, and LAM4-KTO beside LAM4), each registered as ``<env>/lamN``;
@@ -27,7 +27,7 @@ from pathlib import Path
 import typer
 
 from lamforge.console import emit_json, output_console
-from lamforge.forge.pipeline import (MODELS, collect, env_forge_defaults, make_plans, monitor_table, plan_to_budget,
+from lamforge.forge.pipeline import (MODELS, collect, make_plans, monitor_table, plan_to_budget,
                                      reward_hacking_monitor, scale_down)
 from lamforge.run import Run
 
@@ -56,10 +56,13 @@ def forge(
     hf_logging.disable_progress_bar()  # one line per loaded model, dozens of times: our bars say enough
     hf_logging.set_verbosity_error()
     t0 = time.perf_counter()
-    defaults = env_forge_defaults(env)
-    rec = load_recipe(recipe, defaults + list(set_))  # the user's --set comes last and wins
-    if defaults:
-        console.print(f"{env} forges with " + ", ".join(defaults) + " (override with --set)")
+    from lamforge.training.recipe import env_overlay
+
+    rec = load_recipe(recipe, list(set_), env=env)  # the environment's overlay, then the user's --set
+    if overlay := env_overlay(env):
+        console.print(f"{env} forges with its own settings " + ", ".join(
+            f"{s}.{k}={v}" for s, keys in overlay.items() for k, v in (keys.items() if isinstance(keys, dict) else [])
+        ) + " (recipes/env; override with --set)")
     if base_model:
         rec["base_model"] = base_model
     if limit:

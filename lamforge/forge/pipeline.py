@@ -88,14 +88,6 @@ def by_family_round_robin(tasks: list) -> list:
     return out
 
 
-def env_forge_defaults(env: str) -> list[str]:
-    """The environment's own recipe overrides (``EnvSpec.forge_defaults``), e.g. the reference expert
-    where the search expert cannot work; the user's ``--set`` is applied after them."""
-    from lamforge.envs import spec
-
-    return list(spec(env).forge_defaults)
-
-
 def scale_down(recipe: dict, limit: int) -> dict:
     """``--limit N``: at most N of everything that is counted in tasks or trajectories."""
     data, sizes = dict(recipe.get("data") or {}), DataConfig.of(recipe)

@@ -18,9 +18,12 @@ class RecipeError(LamforgeError):
     pass
 
 
-def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> dict[str, Any]:
-    """The recipe, its ``extends:`` base merged underneath (section by section), then ``overrides``."""
+def load_recipe(name_or_path: str, overrides: list[str] | None = None, *, env: str | None = None) -> dict[str, Any]:
+    """The recipe, its ``extends:`` base merged underneath (section by section), then the environment's
+    overlay (``recipes/env/<env>.yaml``: what that environment needs to forge at all), then ``overrides``."""
     recipe = _read(name_or_path, seen=())
+    if env is not None and (overlay := env_overlay(env)) is not None:
+        recipe = _merge(recipe, overlay)
     for item in overrides or []:
         key, eq, value = item.partition("=")
         if not eq or "." not in key:
@@ -56,13 +59,25 @@ def _read(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     # a longer recipe states only what differs from the one it extends: a section's keys override the
     # base's keys one by one, so `phase2: {num_train_epochs: 2}` keeps the base's other phase-2 settings
     sibling = path.parent / str(base) if path.is_file() else None  # a file's base may sit beside it
-    merged = _read(str(sibling) if sibling and sibling.is_file() else str(base), seen + (name_or_path,))
-    for key, value in recipe.items():
+    return _merge(_read(str(sibling) if sibling and sibling.is_file() else str(base), seen + (name_or_path,)), recipe)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
     return merged
+
+
+def env_overlay(env: str) -> dict[str, Any] | None:
+    """``recipes/env/<short name>.yaml``, the environment's own recipe settings, or None."""
+    from lamforge.envs import spec
+
+    res = resources.files("lamforge.training.recipes").joinpath("env", f"{spec(env).short_name}.yaml")
+    return (yaml.safe_load(res.read_text(encoding="utf-8")) or {}) if res.is_file() else None
 
 
 def _value(text: str) -> Any:
