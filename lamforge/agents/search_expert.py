@@ -22,13 +22,11 @@ probability everywhere else too.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import math
 import random
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ from typing import Any
 from lamforge.agents.base import Agent, Decision
 from lamforge.core.errors import LamforgeError
 from lamforge.core.schemas import Action, Observation, Status, Step, Task
-from lamforge.core.search import Move, Request
+from lamforge.core.search import Move, Request, judged_paths, state_digest
 from lamforge.envs.tasks import describe, families
 
 ERROR_PENALTY = 1.5  # logit lost, everywhere, each time the same action failed or changed nothing
@@ -47,34 +45,8 @@ MAX_PENALTY = 4.5
 
 # --- what the check reads: a digest of its files, and the files made while searching -------------
 
-def _file_digest(path: Path) -> Hashable:
-    if zipfile.is_zipfile(path):  # a .docx is re-zipped with new timestamps on every save
-        with zipfile.ZipFile(path) as z:
-            return tuple((i.filename, i.CRC) for i in z.infolist())
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
-def _paths(judged: Any) -> list[Path]:
-    return [v for v in getattr(judged, "__dict__", {}).values() if isinstance(v, Path)]
-
-
-def state_digest(judged: Any) -> Hashable | None:
-    """Digest of the files a judged state points to; None when it points to none (then the check
-    must run after every action)."""
-    paths = _paths(judged)
-    if not paths:
-        return None
-    out = []
-    for p in paths:
-        if p.is_dir():
-            out.append(tuple(sorted((str(f.relative_to(p)), _file_digest(f)) for f in p.rglob("*") if f.is_file())))
-        else:
-            out.append((str(p), _file_digest(p) if p.is_file() else None))
-    return tuple(out)
-
-
 def _entries(judged: Any) -> set[Path]:
-    return {f for p in _paths(judged) if p.is_dir() for f in p.rglob("*")}
+    return {f for p in judged_paths(judged) if p.is_dir() for f in p.rglob("*")}
 
 
 # --- the search ------------------------------------------------------------------------------

@@ -9,10 +9,13 @@ candidate move.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lamforge.core.schemas import Action, Observation, Status
@@ -96,3 +99,31 @@ class Move:
             label = found.label
         return Action(function=self.function, control_label=label, control_name=self.control,
                       args=dict(self.args), status=status)
+
+
+# --- what the check reads: a digest of its files (states that differ only elsewhere are one state) ---
+
+def _file_digest(path: Path) -> Hashable:
+    if zipfile.is_zipfile(path):  # a .docx is re-zipped with new timestamps on every save
+        with zipfile.ZipFile(path) as z:
+            return tuple((i.filename, i.CRC) for i in z.infolist())
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def judged_paths(judged: Any) -> list[Path]:
+    return [v for v in getattr(judged, "__dict__", {}).values() if isinstance(v, Path)]
+
+
+def state_digest(judged: Any) -> Hashable | None:
+    """Digest of the files a judged state points to; None when it points to none (then the check
+    must run after every action)."""
+    paths = judged_paths(judged)
+    if not paths:
+        return None
+    out = []
+    for p in paths:
+        if p.is_dir():
+            out.append(tuple(sorted((str(f.relative_to(p)), _file_digest(f)) for f in p.rglob("*") if f.is_file())))
+        else:
+            out.append((str(p), _file_digest(p) if p.is_file() else None))
+    return tuple(out)

@@ -4,7 +4,8 @@
     lamforge collect tool-calls --env service --n 50 --model smollm2-135m   # the model words the requests
 
 For each candidate: pick a catalog function, fill its arguments with real values from the store's
-database (an order that exists, a pending order for a cancellation, an e-mail address on file), and
+database (an order that exists, a pending order for a cancellation, an e-mail address on file: the
+environment's own source, ``EnvSpec.tool_calls``, e.g. :mod:`lamforge.envs.service.tool_calls`), and
 word a request for it (a template of the function's description, or a model given the function's
 documentation and the call). Then verify, as trajectories are (``lamforge.data.verify``):
 
@@ -20,7 +21,6 @@ crash-safe store, so ``lamforge train --phase 2`` can learn from the ``pass`` on
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -29,70 +29,19 @@ from pathlib import Path
 from lamforge.core.schemas import Action, Outcome, Status, Step, Task, Trajectory
 from lamforge.data.verify import format_ok
 
-READS = {"get_order", "get_customer", "find_customer", "list_customer_orders"}
-
-# request templates per business function, filled from the arguments
-TEMPLATES: dict[str, tuple[str, ...]] = {
-    "get_order": ("What is in order {order_id}?", "Look up order #{order_id} for me.", "Show me the details of order {order_id}."),
-    "get_customer": ("Show customer account {customer_id}.", "Who is customer {customer_id}?"),
-    "find_customer": ("Find the customer called {name}.", "Which account belongs to {email}?"),
-    "list_customer_orders": ("List every order of customer {customer_id}.", "What has customer {customer_id} ordered?"),
-    "create_return": ("Open a return for item {item_id} of order {order_id}.", "Start a return on order {order_id}, item {item_id}."),
-    "issue_refund": ("Refund {amount} on order {order_id}.", "Give back {amount} for order {order_id}."),
-    "cancel_order": ("Cancel order {order_id}.", "Order {order_id} should be cancelled."),
-    "update_shipping_address": ("Send order {order_id} to {address}.",),
-    "update_customer_email": ("Customer {customer_id} now uses {email}.",),
-    "change_shipping_method": ("Ship order {order_id} {method}.", "Make order {order_id} go {method}."),
-    "add_store_credit": ("Add {amount} store credit for customer {customer_id}.",),
-    "add_customer_note": ("Note on customer {customer_id}: {text}",),
-    "send_email": ("E-mail {to} with the subject '{subject}' saying: {body}",),
-}
-
-
-def _candidate(rng: random.Random, template: str) -> tuple[str, dict]:
-    """A business function and real argument values from ``template``'s data."""
-    from lamforge.envs.service.db import store_data
-
-    data = store_data(template)
-    orders = data.rows["orders"]
-    function = rng.choice(sorted(TEMPLATES))
-    order = rng.choice([o for o in orders if o["status"] == "pending"] if function in (
-        "cancel_order", "update_shipping_address", "change_shipping_method") else
-        [o for o in orders if o["status"] in ("shipped", "delivered")] if function == "create_return" else orders)
-    customer = rng.choice(data.rows["customers"])
-    item = rng.choice(data.order_items(order["id"]))
-    args = {
-        "get_order": lambda: {"order_id": order["id"]},
-        "get_customer": lambda: {"customer_id": customer["id"]},
-        "find_customer": lambda: rng.choice(({"name": customer["name"]}, {"email": customer["email"]})),
-        "list_customer_orders": lambda: {"customer_id": customer["id"]},
-        "create_return": lambda: {"order_id": order["id"], "item_id": item["id"]},
-        "issue_refund": lambda: {"order_id": order["id"], "amount": float(rng.choice((5, 10, 12.5, 20)))},
-        "cancel_order": lambda: {"order_id": order["id"]},
-        "update_shipping_address": lambda: {"order_id": order["id"],
-                                            "address": f"{rng.randrange(2, 99)} Birch Road, {customer['city']}"},
-        "update_customer_email": lambda: {"customer_id": customer["id"],
-                                          "email": f"{customer['name'].split()[0].lower()}@newmail.example"},
-        "change_shipping_method": lambda: {"order_id": order["id"], "method": rng.choice(("express", "overnight"))},
-        "add_store_credit": lambda: {"customer_id": customer["id"], "amount": float(rng.choice((5, 10, 25)))},
-        "add_customer_note": lambda: {"customer_id": customer["id"], "text": rng.choice(("call back tomorrow",
-                                                                                        "prefers e-mail"))},
-        "send_email": lambda: {"to": customer["email"], "subject": f"Your order {order['id']}",
-                               "body": "It is on its way."},
-    }[function]()
-    return function, args
-
 
 def _fmt(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def word_request(rng: random.Random, function: str, args: dict, backend=None, action_set=None) -> str:
+def word_request(rng: random.Random, function: str, args: dict, backend=None, action_set=None,
+                 wordings: dict[str, tuple[str, ...]] | None = None) -> str:
+    """A request for the call: one of the environment's wordings of the function, or a model's."""
     if backend is None:
         import string
 
         values = {k: _fmt(v) for k, v in args.items()}
-        fits = [t for t in TEMPLATES[function]
+        fits = [t for t in (wordings or {}).get(function, ())
                 if {f for _, f, _, _ in string.Formatter().parse(t) if f} <= set(values)]
         return rng.choice(fits).format(**values)
     spec = action_set.get(function)
@@ -109,19 +58,13 @@ def grounded(request: str, args: dict) -> bool:
     return all(_fmt(v).lower() in low for v in args.values())
 
 
-def outcome_ok(function: str, args: dict, result: str, before: tuple, after: tuple, request: str) -> bool:
+def outcome_ok(function: str, args: dict, result: str, before: tuple, after: tuple, request: str,
+               reads: Iterable[str] = ()) -> bool:
     if not grounded(request, args):
         return False
-    if function in READS:  # a lookup must answer about what was asked
+    if function in reads:  # a lookup must answer about what was asked
         return all(_fmt(v).lower() in result.lower() for v in args.values())
     return before != after  # a write must change the database or the outbox
-
-
-def _fingerprint(env) -> tuple:
-    from lamforge.agents.search_expert import state_digest
-
-    return state_digest(env.judge()) or tuple(json.dumps(env.judge().rows(t), default=str)
-                                                     for t in ("orders", "customers", "returns", "refunds", "notes"))
 
 
 def generate(env_name: str, n: int, out: str | Path, *, seed: int = 0, backend=None,
@@ -134,6 +77,9 @@ def generate(env_name: str, n: int, out: str | Path, *, seed: int = 0, backend=N
     from lamforge.envs import make
     from lamforge.envs.tasks import families
 
+    from lamforge.envs import tool_call_source
+
+    source = tool_call_source(env_name)
     fams = families(env_name)
     excluded = set(exclude_templates)
     templates = sorted({t for f in fams.values() for t in f.templates} - excluded)
@@ -149,8 +95,8 @@ def generate(env_name: str, n: int, out: str | Path, *, seed: int = 0, backend=N
                 raise LamforgeError(f"{out} already holds {len(store)} examples; pass --resume or choose another --out")
             for i in range(n):
                 template = rng.choice(templates)
-                function, args = _candidate(rng, template)
-                request = word_request(rng, function, args, backend, base.action_set)
+                function, args = source.candidate(rng, template)
+                request = word_request(rng, function, args, backend, base.action_set, source.WORDINGS)
                 task_id = f"toolcall-{seed}-{i}"
                 if store.has(task_id):
                     continue
@@ -158,14 +104,14 @@ def generate(env_name: str, n: int, out: str | Path, *, seed: int = 0, backend=N
                 task = Task(id=task_id, family="free_request", request=request, env_id=base.env_id,
                             template=template, params={"function": function, "args": args})
                 obs, _ = env.reset(options={"task": task})
-                before = _fingerprint(base)
+                before = source.fingerprint(base)
                 action = Action(function=function, args=args, status=Status.FINISH)
                 after_obs, *_rest, info = env.step(action)
                 step = Step(index=0, observation=obs, action=action, error=info.get("error"))
                 traj = Trajectory(id=task_id, task=task, agent="self-instruct", steps=[step])
                 checks = {"format": format_ok(traj, base.action_set), "execution": step.error is None}
                 checks["outcome"] = checks["execution"] and outcome_ok(function, args, after_obs.state, before,
-                                                                        _fingerprint(base), request)
+                                                                        source.fingerprint(base), request, source.READS)
                 verdict = "pass" if all(checks.values()) else "fail"
                 traj.outcome = Outcome(success=verdict == "pass", verdict=verdict, terminated=True, checks=checks,
                                        reason="self-instruct candidate")

@@ -24,6 +24,9 @@ class EnvSpec:
     # "module:function" returning {template name: description}: generic task-plan pairs are bound to a
     # template by retrieval over these (None: the templates are described by their names)
     template_descriptions: str | None = None
+    # module with the environment's self-instruct function calls (READS, WORDINGS, candidate(rng,
+    # template), fingerprint(env)) for ``lamforge collect tool-calls``; None: it has none
+    tool_calls: str | None = None
 
 
 _SPECS: dict[str, EnvSpec] = {}
@@ -107,6 +110,7 @@ register(
         tasks_module="lamforge.envs.service.tasks",
         description="Customer service over a real database (SQLite/PostgreSQL) and label/e-mail HTTP services; "
                     "345-function API catalog.",
+        tool_calls="lamforge.envs.service.tool_calls",
     )
 )
 
@@ -120,6 +124,17 @@ def template_descriptions(env: str) -> dict[str, str] | None:
         return None
     module, _, attr = where.partition(":")
     return getattr(importlib.import_module(module), attr)()
+
+
+def tool_call_source(env: str):
+    """The environment's module of self-instruct function calls (``EnvSpec.tool_calls``)."""
+    import importlib
+
+    where = spec(env).tool_calls
+    if where is None:
+        raise EnvironmentNotFound(f"{spec(env).short_name} has no source of function calls to collect "
+                                  "(EnvSpec.tool_calls); `lamforge collect tool-calls` runs on service")
+    return importlib.import_module(where)
 
 
 def manual_dir(env: str) -> Path | None:
