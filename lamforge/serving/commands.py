@@ -1,0 +1,23 @@
+"""``lamforge app``: the agent service and its page (the work is in :mod:`lamforge.serving.agent_service`).
+
+    lamforge app --port 8765 --model office/lam4        # open http://127.0.0.1:8765/
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def app_command(
+    model: str = typer.Option("smollm2-135m", help="Model the agent runs unless a request names another."),
+    port: int = typer.Option(8765, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind; anything but loopback needs --token."),
+    token: str | None = typer.Option(None, help="Bearer token every /v1 request must carry."),
+    db: Path | None = typer.Option(None, help="SQLite file of runs (default ~/.cache/lamforge/app/runs.sqlite)."),
+) -> None:
+    """Watch and steer the agent in a browser: requests, live steps, confirmations, earlier runs."""
+    from lamforge.serving.agent_service import serve_app
+
+    serve_app(host=host, port=port, model=model, db=db, token=token)
