@@ -87,9 +87,8 @@ def test_client_picks_the_served_model_when_none_is_named(server_url: str) -> No
         assert client.model == "tiny"
 
 
-def test_response_shape_and_tools(server_url: str) -> None:
-    tools = [{"type": "function", "function": {"name": "click", "parameters": {"type": "object"}}}]
-    body = {"model": "tiny", "messages": MESSAGES, "max_tokens": 3, "tools": tools, "stop": "\n"}
+def test_response_shape(server_url: str) -> None:
+    body = {"model": "tiny", "messages": MESSAGES, "max_tokens": 3, "stop": "\n"}
     reply = httpx.post(f"{server_url}/chat/completions", json=body, timeout=30)
     assert reply.status_code == 200, reply.text
     data = reply.json()
@@ -102,6 +101,59 @@ def test_response_shape_and_tools(server_url: str) -> None:
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
+TOOLS = [{"type": "function", "function": {
+    "name": "set_font_size", "description": "Set the font size of the selected text.",
+    "parameters": {"type": "object", "properties": {"size": {"type": "integer", "description": "points"}},
+                   "required": ["size"]}}}]
+
+
+def test_tools_come_back_as_tool_calls_under_the_offered_functions_grammar(server_url: str) -> None:
+    """Even a random tiny model calls only an offered function with well-typed arguments: it decodes
+    under that grammar. "required" leaves it no answer in words."""
+    body = {"model": "tiny", "messages": [{"role": "user", "content": "Make it 14 points."}], "max_tokens": 24,
+            "tools": TOOLS, "tool_choice": "required"}
+    data = httpx.post(f"{server_url}/chat/completions", json=body, timeout=60).json()
+    choice = data["choices"][0]
+    assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] is None
+    call = choice["message"]["tool_calls"][0]
+    assert call["type"] == "function" and call["id"].startswith("call_")
+    assert call["function"]["name"] == "set_font_size"
+    assert isinstance(json.loads(call["function"]["arguments"])["size"], int)
+    words = httpx.post(f"{server_url}/chat/completions", json={**body, "tool_choice": "none"}, timeout=60).json()
+    assert "tool_calls" not in words["choices"][0]["message"]
+
+
+def test_streaming_sends_chunks_that_add_up_to_the_reply(server_url: str) -> None:
+    body = {"model": "tiny", "messages": MESSAGES, "max_tokens": 6}
+    whole = httpx.post(f"{server_url}/chat/completions", json=body, timeout=30).json()["choices"][0]
+    with httpx.stream("POST", f"{server_url}/chat/completions", json={**body, "stream": True}, timeout=30) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == whole["message"]["content"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == whole["finish_reason"]
+
+
+def test_the_official_openai_client_round_trips_a_tool_call(server_url: str) -> None:
+    openai = pytest.importorskip("openai")
+    client = openai.OpenAI(base_url=server_url, api_key="unused", timeout=60)
+    ask = [{"role": "user", "content": "Make it 14 points."}]
+    first = client.chat.completions.create(model="tiny", messages=ask, tools=TOOLS, tool_choice="required",
+                                           max_tokens=24)
+    call = first.choices[0].message.tool_calls[0]
+    assert call.function.name == "set_font_size" and "size" in json.loads(call.function.arguments)
+    follow = ask + [first.choices[0].message.model_dump(exclude_none=True),
+                    {"role": "tool", "tool_call_id": call.id, "content": "done"}]
+    second = client.chat.completions.create(model="tiny", messages=follow, tools=TOOLS, max_tokens=8)
+    assert second.choices[0].finish_reason in ("stop", "length", "tool_calls")
+    streamed = client.chat.completions.create(model="tiny", messages=ask, max_tokens=6, stream=True)
+    pieces = [c.choices[0].delta.content or "" for c in streamed]
+    assert "".join(pieces) == client.chat.completions.create(model="tiny", messages=ask, max_tokens=6) \
+        .choices[0].message.content
+
+
 @pytest.mark.parametrize(
     ("body", "status", "words"),
     [
@@ -109,7 +161,10 @@ def test_response_shape_and_tools(server_url: str) -> None:
         ({"messages": "hello"}, 422, "messages"),
         ({"messages": MESSAGES, "max_tokens": 0}, 422, "max_tokens"),
         ({"messages": MESSAGES, "temperature": "hot"}, 422, "temperature"),
-        ({"messages": MESSAGES, "stream": True}, 400, "Streaming"),
+        ({"messages": MESSAGES, "tools": [{"type": "function", "function": {"name": "click"}}],
+          "tool_choice": {"type": "function", "function": {"name": "nope"}}}, 400, "not among the tools"),
+        ({"messages": MESSAGES, "tools": [{"type": "function", "function": {"name": "click"}}],
+          "tool_choice": "sometimes"}, 400, "tool_choice must be"),
         ("{not json", 422, "JSON"),
     ],
 )

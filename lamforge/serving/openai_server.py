@@ -5,8 +5,13 @@
     # or: app = create_app(backend, "my-lam") and run it with any ASGI server
 
 Endpoints: ``GET /v1/models``, ``POST /v1/chat/completions`` (messages, max_tokens, temperature,
-stop, tools; no streaming) and ``GET /health``. Any OpenAI client, including
-``OpenAIBackend(base_url="http://127.0.0.1:8000/v1")``, can talk to it.
+stop, ``tools`` with ``tool_choice``, ``stream``) and ``GET /health``. Any OpenAI client, including
+the official ``openai`` package and ``OpenAIBackend(base_url="http://127.0.0.1:8000/v1")``, can talk to it.
+
+With ``tools``, a local model decodes under the grammar of the offered functions and the answer
+comes back as ``tool_calls`` (:mod:`lamforge.serving.tool_calls`). With ``stream: true`` the reply is
+sent as server-sent chunks in OpenAI's format, ending with ``data: [DONE]``; the chunks follow the
+decoded reply (the model's decoding is not token-streamed yet).
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, Field
 
 from lamforge.models.base import ChatBackend
+from lamforge.serving.tool_calls import ToolChoiceError, answer_with_tools
 
 
 class ChatMessage(BaseModel):
@@ -41,6 +47,7 @@ class ChatRequest(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     stop: str | list[str] | None = None
     tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
     stream: bool = False
     n: int = 1
 
@@ -91,52 +98,73 @@ def create_app(backend: ChatBackend, model_name: str) -> FastAPI:
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: ChatRequest) -> dict[str, Any] | JSONResponse:
-        if request.stream:
-            return _error(400, "Streaming is not supported by this server; set stream=false.")
         if request.n != 1:
             return _error(400, "Only n=1 is supported.")
         max_tokens = request.max_completion_tokens or request.max_tokens or 256
         stop = [request.stop] if isinstance(request.stop, str) else request.stop
         messages = [_message_dict(m) for m in request.messages]
 
-        def run() -> Any:
+        use_tools = bool(request.tools) and request.tool_choice != "none"
+
+        def run() -> tuple[dict[str, Any], str, int, int]:
             with lock:
-                return backend.chat(
-                    messages,
-                    max_tokens=max_tokens,
-                    temperature=request.temperature,
-                    tools=request.tools,
-                    stop=stop,
-                )
+                if use_tools:
+                    called = answer_with_tools(backend, messages, request.tools, request.tool_choice, max_tokens)
+                    if called["message"] is not None:
+                        return called["message"], "tool_calls", called["prompt_tokens"], called["completion_tokens"]
+                    # no call fits ("auto"): answer in words, without the function list
+                result = backend.chat(messages, max_tokens=max_tokens, temperature=request.temperature, stop=stop)
+                finish = "length" if result.completion_tokens >= max_tokens else "stop"
+                return ({"role": "assistant", "content": result.text}, finish, result.prompt_tokens,
+                        result.completion_tokens)
 
         try:
-            result = await run_in_threadpool(run)
+            message, finish, prompt_tokens, completion_tokens = await run_in_threadpool(run)
+        except ToolChoiceError as exc:
+            return _error(400, str(exc))
         except (ValueError, TypeError, TemplateError) as exc:
             # e.g. a chat template that rejects the message roles it was given
             return _error(400, f"The model could not take these messages: {exc}")
         except Exception as exc:  # noqa: BLE001 - the client gets the reason, not a bare 500
             return _error(500, f"The model failed: {type(exc).__name__}: {exc}", "server_error")
-        finish = "length" if result.completion_tokens >= max_tokens else "stop"
+        reply_id, created_at = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        if request.stream:
+            return StreamingResponse(_chunks(reply_id, created_at, model_name, message, finish),
+                                     media_type="text/event-stream")
         return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "id": reply_id,
             "object": "chat.completion",
-            "created": int(time.time()),
+            "created": created_at,
             "model": model_name,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": result.text},
-                    "finish_reason": finish,
-                }
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": {
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "total_tokens": result.prompt_tokens + result.completion_tokens,
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
             },
         }
 
     return app
+
+
+def _chunks(reply_id: str, created: int, model: str, message: dict[str, Any], finish: str):
+    """The reply as OpenAI's ``chat.completion.chunk`` events: the role, the content in pieces (or each
+    tool call), the finish reason, then ``[DONE]``."""
+    import json
+
+    def chunk(delta: dict[str, Any], reason: str | None = None) -> str:
+        body = {"id": reply_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": reason}]}
+        return f"data: {json.dumps(body)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    for i, call in enumerate(message.get("tool_calls") or []):
+        yield chunk({"tool_calls": [{"index": i, **call}]})
+    text = message.get("content") or ""
+    for start in range(0, len(text), 24):
+        yield chunk({"content": text[start:start + 24]})
+    yield chunk({}, finish)
+    yield "data: [DONE]\n\n"
 
 
 def serve(
