@@ -148,10 +148,11 @@ app.command("eval")(evaluate)
 app.add_typer(recipe_app, name="recipe")
 
 from lamforge.forge.commands import forge
-from lamforge.serving.commands import app_command
+from lamforge.serving.commands import app_command, mcp_command
 
 app.command()(forge)
 app.command("app")(app_command)
+app.command("mcp")(mcp_command)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures printed, never asserted).")
 app.add_typer(bench_app, name="bench")
