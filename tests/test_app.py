@@ -206,7 +206,7 @@ def test_the_page_runs_a_request_shows_its_steps_and_takes_a_confirmation(live_a
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(live_app)
-            page.wait_for_selector("#env option")
+            page.wait_for_selector("#family option[value=bold_text]", state="attached")  # options are never "visible"
             page.select_option("#family", "bold_text")
             page.select_option("#agent", "model")
             page.click("#go")

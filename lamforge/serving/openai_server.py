@@ -29,7 +29,7 @@ from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, Field
 
 from lamforge.models.base import ChatBackend
-from lamforge.serving.tool_calls import ToolChoiceError, answer_with_tools
+from lamforge.serving.tool_calls import ToolChoiceError, answer_with_tools, plain_turns
 
 
 class ChatMessage(BaseModel):
@@ -102,7 +102,7 @@ def create_app(backend: ChatBackend, model_name: str) -> FastAPI:
             return _error(400, "Only n=1 is supported.")
         max_tokens = request.max_completion_tokens or request.max_tokens or 256
         stop = [request.stop] if isinstance(request.stop, str) else request.stop
-        messages = [_message_dict(m) for m in request.messages]
+        messages = plain_turns([_message_dict(m) for m in request.messages])
 
         use_tools = bool(request.tools) and request.tool_choice != "none"
 

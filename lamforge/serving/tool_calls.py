@@ -25,9 +25,10 @@ class ToolChoiceError(LamforgeError):
     pass
 
 
-def _turns(messages: list[dict[str, Any]], specs) -> list[dict[str, Any]]:
-    """The conversation in the function-calling prompt's terms: an assistant turn that made calls
-    becomes the calls' text (what the model would have written), a tool result a plain turn."""
+def plain_turns(messages: list[dict[str, Any]], specs=None) -> list[dict[str, Any]]:
+    """The conversation in the function-calling prompt's terms, and in any chat template's: an
+    assistant turn that made calls becomes the calls' text (what the model would have written), a tool
+    result a plain turn, and every turn has text content (small models' templates read ``content``)."""
     from lamforge.tools.calling import format_calls
 
     out = []
@@ -81,7 +82,7 @@ def answer_with_tools(backend, messages: list[dict[str, Any]], tools: list[dict[
         specs, names = specs_from_functions(functions)
     except CatalogError as e:
         raise ToolChoiceError(f"a tool's schema cannot be read: {e}") from None
-    prompt = tool_messages(specs, _turns(messages, specs))
+    prompt = tool_messages(specs, plain_turns(messages, specs))
     if getattr(backend, "local", False):
         from lamforge.models.batch_decoding import generate_constrained_batch
         from lamforge.models.decoding import prompt_ids
