@@ -172,27 +172,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_app(tmp_path):
-    """The service on a real port (uvicorn in a thread), for the browser."""
+def _serve(tmp_path, make_agent):
+    """The service on a real port (uvicorn in a thread): a context manager yielding its base URL."""
+    import contextlib
+
     import uvicorn
 
+    @contextlib.contextmanager
+    def serving():
+        port = _free_port()
+        app = create_app(RunStore(tmp_path / "runs.sqlite"), tmp_path / "artifacts", make_agent=make_agent)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.time() + 20
+        while not server.started:
+            assert time.time() < deadline, "the service did not start"
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+    return serving()
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    """The service with the confirming agent, for the browser."""
     from lamforge.envs.web.browser import chromium_path
 
     if chromium_path() is None:
         pytest.skip("no system Chromium (make chromium)")
-    port = _free_port()
-    app = create_app(RunStore(tmp_path / "runs.sqlite"), tmp_path / "artifacts", make_agent=_factory(ConfirmingExpert))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started:
-        assert time.time() < deadline, "the service did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with _serve(tmp_path, _factory(ConfirmingExpert)) as url:
+        yield url
 
 
 def test_the_page_runs_a_request_shows_its_steps_and_takes_a_confirmation(live_app, tmp_path):
@@ -224,3 +238,38 @@ def test_the_page_runs_a_request_shows_its_steps_and_takes_a_confirmation(live_a
             assert "succeeded" in page.inner_text("#runs")
         finally:
             browser.close()
+
+
+def test_a_bounded_load_loses_no_run(tmp_path):
+    """200 submissions, 8 at a time, on loopback: every run is accepted, ends and is kept; the
+    request latencies are reported (not asserted: speed targets live in benchmarks)."""
+    import statistics
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    families = ["bold_text", "italic_text", "underline_text", "page_break", "delete_paragraph"]
+
+    def submit(i: int) -> tuple[str, float]:
+        t0 = time.perf_counter()
+        r = httpx.post(f"{live_app}/v1/tasks", json={"env": "office", "family": families[i % 5], "seed": i,
+                                                     "agent": "expert"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["id"], time.perf_counter() - t0
+
+    with _serve(tmp_path, None) as live_app:  # the real agent factory: the reference expert
+        with ThreadPoolExecutor(8) as pool:
+            done = list(pool.map(submit, range(200)))
+        ids = [i for i, _ in done]
+        assert len(set(ids)) == 200
+        deadline = time.time() + 120
+        while True:
+            runs = {r["id"]: r["status"] for r in httpx.get(f"{live_app}/v1/tasks?limit=500", timeout=30).json()["runs"]}
+            if all(runs.get(i) in ("succeeded", "failed", "error") for i in ids) or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        assert all(i in runs for i in ids), "a run was lost"
+        assert [runs[i] for i in ids].count("succeeded") == 200, {s: list(runs.values()).count(s) for s in set(runs.values())}
+        latencies = sorted(t for _, t in done)
+        print(f"submit latency p50 {statistics.median(latencies) * 1000:.0f} ms, "
+              f"p95 {latencies[int(0.95 * len(latencies)) - 1] * 1000:.0f} ms")
