@@ -85,9 +85,14 @@ def run(
     max_steps: int = typer.Option(20, help="Step limit per episode."),
     decoding: str = typer.Option("constrained", help="constrained | freeform (model agents)."),
     log: str | None = typer.Option(None, help="Append each step to this JSON-lines log."),
+    yes: bool = typer.Option(False, "--yes", help="Approve every action that cannot be undone without asking "
+                             "(each approval is logged in the step)."),
+    allow: str = typer.Option("", help="Comma-separated functions or control names approved without asking "
+                              "(e.g. issue_refund,Place order); the rest still ask."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
-    """Run an agent on tasks and print each step and the verdict."""
+    """Run an agent on tasks and print each step and the verdict. Before an action that cannot be undone
+    (sending, paying, refunding, deleting, overwriting) a model or human agent asks you first."""
     from lamforge.agents.runner import run_episode
     from lamforge.envs import make
     from lamforge.envs.tasks import families
@@ -105,6 +110,10 @@ def run(
     todo = todo[:limit] if limit else todo
     environment = make(env, max_steps=max_steps)
     make_agent = _agent_factory(agent, model, base_url, decoding, environment)
+    from lamforge.core.safety import ConfirmPolicy
+
+    # the expert plays a task's known solution: there is nobody to protect from it
+    policy = None if agent == "expert" else ConfirmPolicy(_ask, approve_all=yes, allow=allow.split(","))
     results, verbose = [], len(todo) == 1
     from rich.progress import Progress
 
@@ -115,7 +124,7 @@ def run(
             if verbose:
                 console.print(f"[bold]Task[/bold] {t.id}: {t.request}")
             traj = run_episode(environment, make_agent(), t, log=log, ask=_ask if agent != "expert" else None,
-                               on_step=_print_step if verbose else None)
+                               on_step=_print_step if verbose else None, policy=policy)
             results.append(traj)
             progress.advance(bar)
             if verbose or not traj.success:

@@ -83,24 +83,32 @@ def test_an_expert_run_streams_its_steps_and_keeps_the_document(tmp_path):
         assert run_id in [r["id"] for r in client.get("/v1/tasks").json()["runs"]]
 
 
+def _answer_every_confirmation(client, run_id, answer: str) -> dict:
+    """Answer each confirmation as it comes (the agent's own, then the runtime's before an irreversible
+    action) until the run ends."""
+    answered, deadline = 0, time.time() + 60
+    while time.time() < deadline:
+        run = client.get(f"/v1/tasks/{run_id}").json()
+        if run["status"] in ("succeeded", "failed", "stopped", "error"):
+            return run
+        asked = [e for e in client.app.state.service.store.events(run_id) if e["kind"] == "confirm"]
+        if len(asked) > answered and client.post(f"/v1/tasks/{run_id}/reply", json={"answer": answer}).status_code == 200:
+            answered += 1
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not end")
+
+
 def test_a_confirmation_waits_for_the_person_and_a_denial_is_not_run(tmp_path):
     with _client(tmp_path, make_agent=_factory(ConfirmingExpert)) as client:
         spec = {"env": "office", "family": "delete_paragraph", "seed": 1, "agent": "model"}
         approved = client.post("/v1/tasks", json=spec).json()["id"]
-        _wait(client, approved, until=("running",))
-        deadline = time.time() + 30
-        while not any(e["kind"] == "confirm" for e in client.app.state.service.store.events(approved)):
-            assert time.time() < deadline
-            time.sleep(0.05)
-        assert client.post(f"/v1/tasks/{approved}/reply", json={"answer": "yes"}).status_code == 200
-        assert _wait(client, approved)["status"] == "succeeded"
+        run = _answer_every_confirmation(client, approved, "yes")
+        assert run["status"] == "succeeded"
+        asked = [e["data"]["text"] for e in client.app.state.service.store.events(approved) if e["kind"] == "confirm"]
+        # the agent asked before its first action, and the runtime before the delete, which cannot be undone
+        assert len(asked) == 2 and "deletes the selection" in asked[1]
         denied = client.post("/v1/tasks", json=spec).json()["id"]
-        deadline = time.time() + 30
-        while not any(e["kind"] == "confirm" for e in client.app.state.service.store.events(denied)):
-            assert time.time() < deadline
-            time.sleep(0.05)
-        client.post(f"/v1/tasks/{denied}/reply", json={"answer": "no"})
-        run = _wait(client, denied)
+        run = _answer_every_confirmation(client, denied, "no")
         first = run["trajectory"]["steps"][0]
         assert first["action"]["function"] is None and first["user_reply"] == "no"  # nothing ran
         assert run["status"] == "failed"

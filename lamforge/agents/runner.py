@@ -25,7 +25,9 @@ OnStep = Callable[[Step], None]
 
 
 def run_episode(env, agent: Agent, task: Task, *, log: str | Path | None = None, ask: Ask | None = None,
-                on_step: OnStep | None = None, seed: int | None = None) -> Trajectory:
+                on_step: OnStep | None = None, seed: int | None = None, policy=None) -> Trajectory:
+    """One episode. ``policy`` (:class:`lamforge.core.safety.ConfirmPolicy`) is asked before each action
+    the environment says cannot be undone (``action_risk``); a denied one does not run."""
     base = env.unwrapped
     obs, _ = env.reset(seed=seed, options={"task": task})
     # a web page may state the request itself (MiniWoB's utterance): the env's task then carries it
@@ -43,6 +45,12 @@ def run_episode(env, agent: Agent, task: Task, *, log: str | Path | None = None,
         action, reply = decision.action, None
         if action.status in (Status.PENDING, Status.CONFIRM):
             action, reply = _ask_user(action, ask)
+        if policy is not None and action.function is not None and (reason := base.action_risk(action)):
+            approved, said = policy.review(action, reason, base.control_name(action.control_label))
+            reply = said if reply is None else f"{reply}; {said}"
+            if not approved:  # nothing runs; the agent sees the answer and goes on
+                action = action.model_copy(update={"function": None, "control_label": None, "control_name": None,
+                                                   "args": {}, "status": Status.CONTINUE})
         if decision.plan is not None:
             plan = decision.plan
         elif action.plan is not None:

@@ -130,6 +130,9 @@ class ActionSpec(BaseModel):
         "only offers labels of these types.")
     doc: str = Field(default="", description="Longer documentation (usage notes, return value); "
                      "tool retrieval indexes it and tool prompts may show it.")
+    irreversible: bool = Field(default=False, description="It cannot be undone (sends, pays, refunds, cancels, "
+                               "deletes, overwrites): the runtime asks the person before it runs. An environment "
+                               "refines this by arguments and target (LamEnv.action_risk).")
 
     def all_params(self) -> list[Param]:
         control = [Param(name="control", type="integer", description="Label of the control.")]

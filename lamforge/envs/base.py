@@ -109,6 +109,22 @@ class LamEnv(gym.Env[Observation, Action]):
     def _judge_state(self) -> Any:
         raise NotImplementedError
 
+    def action_risk(self, action: Action) -> str | None:
+        """Why ``action`` cannot be undone (the runtime then asks the person first), or None. The
+        action's declaration says so (``ActionSpec.irreversible``); an environment refines it by the
+        control the action targets and its arguments (a Delete button, paying, overwriting a file)."""
+        if action.function is None or action.function not in self.action_set:
+            return None
+        spec = self.action_set.get(action.function)
+        return f"{spec.name} cannot be undone" if spec.irreversible else None
+
+    def control_name(self, label: int | None) -> str | None:
+        """The name of the control with ``label`` on the current screen, if any."""
+        if label is None or self._last_obs is None:
+            return None
+        found = next((c for c in self._last_obs.controls if c.label == label), None)
+        return found.name if found is not None else None
+
     def judge(self) -> Any:
         """What the task's check reads, now (the search expert tests the check after each move)."""
         return self._judge_state()

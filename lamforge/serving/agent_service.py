@@ -203,8 +203,12 @@ class AgentService:
                     raise _Stopped()
                 return answer
 
+            from lamforge.core.safety import ConfirmPolicy
+
+            # a model's irreversible actions wait for a yes on the page (the expert plays a known solution)
+            policy = ConfirmPolicy(ask) if spec.agent == "model" else None
             try:
-                traj = run_episode(env, agent, task, log=folder / "run.jsonl", ask=ask, on_step=on_step)
+                traj = run_episode(env, agent, task, log=folder / "run.jsonl", ask=ask, on_step=on_step, policy=policy)
             except _Stopped:
                 self._keep_artifacts(base, folder)
                 self.store.add_event(run_id, "verdict", {"status": "stopped", "reason": "stopped by the user"})

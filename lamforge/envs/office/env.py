@@ -67,6 +67,22 @@ class OfficeEnv(LamEnv):
         self.app.restore(snapshot)
 
 
+    def action_risk(self, action) -> str | None:
+        """Deleting text, a paragraph or a comment, replacing a paragraph's text, and writing over a file
+        that exists cannot be undone (the application keeps no undo history)."""
+        name = self.control_name(action.control_label)
+        keys = str(action.args.get("keys", "")).strip().lower()
+        if action.function == "type_keys" and keys in ("delete", "backspace", "ctrl+x"):
+            return "deletes the selection"
+        if action.function == "click" and name and name.startswith("Delete"):
+            return f"'{name}' deletes for good"
+        if action.function == "set_text" and name and name.startswith("Paragraph"):
+            return f"replaces the text of {name}"
+        file_name = action.args.get("file_name") if action.function == "save_as" else None
+        if file_name and self.app is not None and (self.app.workspace / str(file_name)).exists():
+            return f"overwrites {file_name}"
+        return super().action_risk(action)
+
     def search_candidates(self, obs, request):
         """The SearchExpert's moves in the Office application (see ``lamforge.envs.office.search``)."""
         from lamforge.envs.office.search import office_candidates

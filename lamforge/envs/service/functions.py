@@ -14,8 +14,13 @@ import random
 from lamforge.core.actions import ActionSet, ActionSpec, Param
 
 
+# what cannot be taken back once the service has done it (money, messages, cancellations)
+IRREVERSIBLE = {"send_email", "issue_refund", "cancel_order", "add_store_credit"}
+
+
 def _api(name: str, description: str, params: list[Param], doc: str = "") -> ActionSpec:
-    return ActionSpec(name=name, kind="api", description=description, params=params, doc=doc)
+    return ActionSpec(name=name, kind="api", description=description, params=params, doc=doc,
+                      irreversible=name in IRREVERSIBLE)
 
 
 def _p(name: str, type_: str = "string", description: str = "", required: bool = True, enum=None) -> Param:

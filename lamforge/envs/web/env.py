@@ -138,6 +138,16 @@ class WebEnv(LamEnv):
     def _target(self) -> PageActions:
         return PageActions(self.page)
 
+    def action_risk(self, action: Action) -> str | None:
+        """Placing an order, paying and deleting on a web page cannot be taken back."""
+        import re
+
+        name = self.control_name(action.control_label) or ""
+        if action.function == "click" and re.search(r"\b(place (the )?order|pay|checkout|delete|remove account)\b",
+                                                     name, re.I):
+            return f"'{name}' cannot be undone"
+        return super().action_risk(action)
+
     def _execute(self, action: Action) -> str | None:
         self._history.append(action.model_copy(deep=True))
         return super()._execute(action)
