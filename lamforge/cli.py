@@ -89,6 +89,9 @@ def run(
                              "(each approval is logged in the step)."),
     allow: str = typer.Option("", help="Comma-separated functions or control names approved without asking "
                               "(e.g. issue_refund,Place order); the rest still ask."),
+    skill: str | None = typer.Option(None, help="Replay a taught skill (lamforge skills list); --model is the "
+                                     "fallback for a step it cannot place."),
+    param: list[str] = typer.Option([], "--param", help="A skill parameter: name=value (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Run an agent on tasks and print each step and the verdict. Before an action that cannot be undone
@@ -97,6 +100,12 @@ def run(
     from lamforge.envs import make
     from lamforge.envs.tasks import families
 
+    if skill is not None:
+        from lamforge.teach.commands import run_skill
+
+        run_skill(skill, param, model=model, base_url=base_url, template=template, max_steps=max_steps, log=log,
+                  yes=yes, allow=allow, as_json=as_json, ask=_ask, on_step=_print_step)
+        return
     fams = families(env)
     if all_families:
         todo = [(name, s) for name in sorted(fams) for s in range(seeds)]
@@ -158,10 +167,13 @@ app.add_typer(recipe_app, name="recipe")
 
 from lamforge.forge.commands import forge
 from lamforge.serving.commands import app_command, mcp_command
+from lamforge.teach.commands import skills_app, teach_app
 
 app.command()(forge)
 app.command("app")(app_command)
 app.command("mcp")(mcp_command)
+app.add_typer(teach_app, name="teach")
+app.add_typer(skills_app, name="skills")
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures printed, never asserted).")
 app.add_typer(bench_app, name="bench")
