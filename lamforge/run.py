@@ -7,6 +7,7 @@ layout is written down once.
     RUN/data/                           the verified trajectory store (phase 2)
     RUN/data/heldout_tasks.jsonl        held-out tasks: never collected, never trained on, never tuned on
     RUN/data/validation_tasks.jsonl     training-side tasks never collected: where settings are chosen
+    RUN/data/explore_tasks.jsonl        training-side tasks never collected, for phase 3's exploration
     RUN/explore/, RUN/detours/          phase 3's attempts, the detour expert's episodes
     RUN/lam1 ... RUN/lam4, RUN/lam4-kto one folder per trained model: model/, summary.json, checkpoints
     RUN/eval/                           report.html, results.json, results.csv
@@ -61,6 +62,11 @@ class Run:
     @property
     def detours(self) -> Path:
         return self.root / "detours"
+
+    @property
+    def explore_tasks_file(self) -> Path:
+        """Fresh training tasks drawn with the others and never collected, for phase 3 to explore."""
+        return self.data / "explore_tasks.jsonl"
 
     def split_file(self, split: str = "heldout") -> Path:
         if split not in SPLITS:

@@ -65,3 +65,23 @@ def test_exploration_never_draws_a_validation_task(tmp_path):
     write_tasks(fresh[:10], tmp_path / "data" / "validation_tasks.jsonl")
     again, _ = exploration_tasks(tmp_path, "office", 30)
     assert not {t.id for t in again} & {t.id for t in fresh[:10]}
+
+
+def test_the_forge_draws_phase_3_s_fresh_tasks_with_the_others(tmp_path):
+    """Exploration's fresh tasks are a slice of the forge's one draw: never collected, never validation
+    or held-out tasks, and phase 3 explores exactly them."""
+    from lamforge.data.taskfile import read_tasks
+    from lamforge.forge.pipeline import collect
+    from lamforge.training.explore import exploration_tasks
+    from lamforge.training.phases import read_store
+
+    run = Run(tmp_path)
+    recipe = {"data": {"collect": 3, "validation": 2, "explore_tasks": 2, "explore_fresh": 1, "collect_workers": 1}}
+    collect("office", recipe, run, None)
+    explore = read_tasks(run.explore_tasks_file)
+    assert len(explore) == 3
+    others = {t.task.id for t in read_store(run.data)} | {t.id for t in run.tasks("validation")} | \
+        {t.id for t in run.heldout()}
+    assert not {t.id for t in explore} & others
+    chosen, from_expert = exploration_tasks(run, "office", 2, fresh=1)
+    assert [t.id for t in chosen] == [t.id for t in explore] and from_expert == 0

@@ -46,15 +46,21 @@ def collect(env: str, recipe: dict, run: Run, limit: int | None) -> dict:
     n = min(n, limit) if limit else n
     n_val = sizes.validation
     data = run.data
-    # one draw: training tasks, then validation tasks (training-side, never collected: where settings are
-    # chosen), and the held-out split (never collected, never used to choose anything)
-    pool, heldout, stats = split_pool(env, n + n_val, sizes.seed)
-    train, validation = pool[:n], pool[n:]
+    fresh_run = not run.split_file("heldout").is_file()
+    # phase 3's fresh tasks come from this same draw, so the split has already kept them apart from the
+    # held-out and validation tasks: drawn later from a pool of another size, the 2-hour forge of session
+    # 10 found none to explore. A run begun before this slice existed keeps its own draw.
+    n_explore = sizes.explore_tasks + sizes.explore_fresh if fresh_run or run.explore_tasks_file.is_file() else 0
+    # one draw: training tasks, validation tasks (training-side, never collected: where settings are
+    # chosen), exploration tasks, and the held-out split (never collected, never used to choose anything)
+    pool, heldout, stats = split_pool(env, n + n_val + n_explore, sizes.seed)
+    train, validation, explore = pool[:n], pool[n:n + n_val], pool[n + n_val:]
     data.mkdir(parents=True, exist_ok=True)
-    if not run.split_file("heldout").is_file():
+    if fresh_run:
         # families round-robin: the first N held-out tasks (eval.tasks) cover every family evenly
         write_tasks(by_family_round_robin(heldout), run.split_file("heldout"))
         write_tasks(by_family_round_robin(validation), run.split_file("validation"))
+        write_tasks(explore, run.explore_tasks_file)
         (data / "split.json").write_text(json.dumps({k: v for k, v in stats.items() if k != "dropped_ids"}
                                                     | {"validation": len(validation)}, indent=2))
     expert, workers = sizes.expert, sizes.collect_workers

@@ -36,6 +36,9 @@ def exploration_tasks(run: Path, env: str, n: int, seed: int = 0, fresh: int = 0
     failed = [t.task for t in stored if t.outcome.verdict != "pass"][:n]
     tasks = list(failed)
     n += fresh
+    seen = {t.task.id for t in stored}
+    if len(tasks) < n and run.explore_tasks_file.is_file():  # the forge's own draw: leak-free by its split
+        tasks += [t for t in read_tasks(run.explore_tasks_file) if t.id not in seen][: n - len(tasks)]
     if len(tasks) < n:
         held_file = run.split_file("heldout")
         heldout = read_tasks(held_file) if held_file.is_file() else []
@@ -44,7 +47,6 @@ def exploration_tasks(run: Path, env: str, n: int, seed: int = 0, fresh: int = 0
         val_file = run.split_file("validation")
         validation = {t.id for t in read_tasks(val_file)} if val_file.is_file() else set()
         held_templates = {t.template for t in heldout if t.template} - {t.task.template for t in stored}
-        seen = {t.task.id for t in stored}
         train, _, _ = split_pool(env, len(seen) + 3 * n, seed)
         for task in train:
             if len(tasks) >= n:
