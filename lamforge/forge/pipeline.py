@@ -48,8 +48,9 @@ def collect(env: str, recipe: dict, run: Run, limit: int | None) -> dict:
     data = run.data
     fresh_run = not run.split_file("heldout").is_file()
     # phase 3's fresh tasks come from this same draw, so the split has already kept them apart from the
-    # held-out and validation tasks: drawn later from a pool of another size, the 2-hour forge of session
-    # 10 found none to explore. A run begun before this slice existed keeps its own draw.
+    # held-out and validation tasks: drawn later from a pool of another size (the session-10 2-hour forge,
+    # 2,457 collected), all 801 unseen candidates were twins or near-duplicates of this run's held-out
+    # tasks, and phase 3 explored nothing. A run begun before this slice existed keeps its own draw.
     n_explore = sizes.explore_tasks + sizes.explore_fresh if fresh_run or run.explore_tasks_file.is_file() else 0
     # one draw: training tasks, validation tasks (training-side, never collected: where settings are
     # chosen), exploration tasks, and the held-out split (never collected, never used to choose anything)
