@@ -205,6 +205,10 @@ from lamforge.evaluation.retrieval_bench import bench_tool_retrieval
 
 bench_app.command("tool-retrieval")(bench_tool_retrieval)
 
+from lamforge.teach.commands import bench_teach_replay
+
+bench_app.command("teach-replay")(bench_teach_replay)
+
 
 @bench_app.command("agent-step")
 def bench_agent_step(

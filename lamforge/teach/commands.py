@@ -140,3 +140,20 @@ def run_skill(name: str, params: list[str], *, model: str | None, base_url: str 
     if as_json:
         emit_json({"skill": skill.name, "steps": len(traj.steps), "fallback_steps": agent.fallbacks,
                    "reason": traj.outcome.reason, "errors": sum(1 for s in traj.steps if s.error)})
+
+
+def bench_teach_replay(
+    seeds: int = typer.Option(10, help="New parameterisations per family."),
+    limit: int | None = typer.Option(None, help="At most N families."),
+    as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
+) -> None:
+    """Replay one demonstration per Office family on new values and templates; success per family."""
+    from lamforge.envs.tasks import families
+    from lamforge.teach.bench import replay_bench
+
+    names = sorted(families("office"))[:limit] if limit else None
+    result = replay_bench("office", seeds, names, progress=lambda n, r: console.print(f"{n:24} {100 * r:5.1f}%"))
+    console.print(f"{result['families']} families: replay success {100 * result['replay_success']:.1f}%")
+    if as_json:
+        emit_json({k: v for k, v in result.items() if k != "per_family"} | {
+            "per_family": {k: v["replay_success"] for k, v in result["per_family"].items()}})

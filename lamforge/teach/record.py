@@ -17,6 +17,23 @@ from lamforge.teach.skill import Skill, SkillStep, Target
 _PREFERRED = {"text": "phrase", "keys": "keys", "file_name": "file_name", "option": "option"}
 
 
+def _find(request: str, value: str) -> int:
+    """Where ``value`` stands in the request (any case; a short one only as a whole word), or -1."""
+    import re
+
+    if len(value) >= 3:
+        return request.lower().find(value.lower())
+    found = re.search(rf"(?<![\w.]){re.escape(value)}(?![\w.])", request, re.I) if value else None
+    return found.start() if found else -1
+
+
+def _quoted(request: str) -> list[str]:
+    """The request's quoted words, an ellipsis dropped ('We plan to open two...' -> 'We plan to open two')."""
+    import re
+
+    return [q.rstrip(".…").strip() for q in re.findall(r"'([^']{3,})'", request)]
+
+
 def skill_from_trajectory(traj: Trajectory, name: str, env: str, request: str | None = None) -> Skill:
     request = request or traj.task.request
     params: dict[str, str] = {}  # parameter -> value
@@ -31,7 +48,7 @@ def skill_from_trajectory(traj: Trajectory, name: str, env: str, request: str | 
         args = {}
         for key, value in a.args.items():
             text = str(value)
-            at = request.lower().find(text.lower()) if isinstance(value, (str, int, float)) and len(text) >= 2 else -1
+            at = _find(request, text) if isinstance(value, (str, int, float)) else -1
             if at < 0:
                 args[key] = value
                 continue
@@ -47,8 +64,16 @@ def skill_from_trajectory(traj: Trajectory, name: str, env: str, request: str | 
         if a.control_label is not None:
             control = step.observation.control(a.control_label)
             if control is not None:
-                target = Target(type=control.type, name=control.name,
-                                text=(control.value or "")[:80] or None)
+                shown = (control.value or "")[:80] or None
+                # a paragraph the request names by its opening words ("the paragraph starting 'We plan
+                # to...'"): those words are a parameter, and the replay finds the paragraph that starts so
+                opening = next((q for q in _quoted(request) if shown and len(q) >= 8 and shown.startswith(q)), None)
+                if opening is not None:
+                    if opening not in by_value:
+                        pname = "paragraph" if "paragraph" not in params else f"paragraph{len(params) + 1}"
+                        params[pname], by_value[opening] = opening, pname
+                    shown = "{" + by_value[opening] + "}"
+                target = Target(type=control.type, name=control.name, text=shown)
         steps.append(SkillStep(action=a.function, target=target, args=args,
                                status="FINISH" if a.status == Status.FINISH else "CONTINUE"))
     if not steps:

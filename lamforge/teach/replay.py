@@ -61,6 +61,9 @@ class SkillAgent(Agent):
         text the step acts on; else the control of that type and name; else one showing what it showed."""
         t = step.target
         typed = [c for c in obs.controls if t.type is None or c.type == t.type]
+        if t.text and (shown := self.skill.fill(t.text, self.values)) != t.text:
+            # a paragraph the request names by its opening words: the one that starts with the new words
+            return next((c for c in typed if c.value and c.value.startswith(shown)), None)
         wanted = [self.skill.fill(v, self.values) for v in step.args.values() if isinstance(v, str) and len(v) > 1]
         for c in typed:
             if c.value and any(w in c.value for w in wanted):

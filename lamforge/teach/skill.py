@@ -75,6 +75,8 @@ class Skill(BaseModel):
         used = set(_PARAM.findall(self.request))
         for s in self.steps:
             used |= {p for v in s.args.values() if isinstance(v, str) for p in _PARAM.findall(v)}
+            if s.target is not None and s.target.text:
+                used |= set(_PARAM.findall(s.target.text))
         return used - set(self.params)
 
     def fill(self, text: str, values: dict[str, str]) -> str:
@@ -82,6 +84,15 @@ class Skill(BaseModel):
 
     def request_for(self, values: dict[str, str]) -> str:
         return self.fill(self.request, {**self.params, **values})
+
+    def values_in(self, request: str) -> dict[str, str] | None:
+        """The parameter values a request in the skill's own wording gives, or None when it is worded otherwise."""
+        pattern, last = "", 0
+        for m in _PARAM.finditer(self.request):
+            pattern += re.escape(self.request[last:m.start()]) + f"(?P<{m.group(1)}>.+?)"
+            last = m.end()
+        found = re.fullmatch(pattern + re.escape(self.request[last:]), request, re.S)
+        return found.groupdict() if found else None
 
 
 def skills_dir() -> Path:
