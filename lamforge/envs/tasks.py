@@ -165,6 +165,18 @@ class FreeRequest(TaskFamily):
         return []
 
 
+def task_for(env: str, *, family: str | None = None, seed: int = 0, request: str | None = None,
+             template: str | None = None) -> Task:
+    """A sampled task of ``family`` (its ``seed``-th draw) or, without one, the free ``request``: how the
+    app, the MCP server and a person name a task."""
+    if family:
+        fams = families(env)
+        if family not in fams:
+            raise TaskNotFound(f"{env} has no task family {family!r}; known: {', '.join(sorted(fams))}")
+        return fams[family].sample(random.Random(seed))
+    return free_task(env, request or "", template)
+
+
 def free_task(env_id: str, request: str, template: str | None = None) -> Task:
     from lamforge.envs.registry import spec
 

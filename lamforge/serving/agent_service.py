@@ -159,11 +159,9 @@ class AgentService:
                 self.live.pop(run_id, None)
 
     def _run(self, run_id: str, live: _Live) -> None:
-        import random
-
         from lamforge.agents.runner import run_episode
         from lamforge.envs import make
-        from lamforge.envs.tasks import families, free_task
+        from lamforge.envs.tasks import task_for
 
         spec = TaskSpec.model_validate(self.store.get(run_id)["spec"])
         folder = self.artifacts / run_id
@@ -172,8 +170,8 @@ class AgentService:
         env = make(spec.env, max_steps=spec.max_steps)
         try:
             base = env.unwrapped
-            task = (families(spec.env)[spec.family].sample(random.Random(spec.seed)) if spec.family
-                    else free_task(base.env_id, spec.request, spec.template))
+            task = task_for(spec.env, family=spec.family, seed=spec.seed, request=spec.request,
+                            template=spec.template)
             model = spec.model or self.default_model
             self.store.add_event(run_id, "started", {"task": task.model_dump(mode="json"),
                                                     "agent": spec.agent if spec.agent == "expert" else model})

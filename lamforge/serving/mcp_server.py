@@ -19,7 +19,6 @@ Blocking work (the environment, the model) runs in a worker thread, one call at 
 from __future__ import annotations
 
 import json
-import random
 import threading
 from typing import Any
 
@@ -87,19 +86,13 @@ class McpSession:
 
     # --- the episode -------------------------------------------------------------------------------
     def _task(self, arguments: dict[str, Any]):
-        from lamforge.envs.tasks import families, free_task
+        from lamforge.envs.tasks import task_for
 
-        if arguments.get("family"):
-            fams = families(self.env_name)
-            if arguments["family"] not in fams:
-                raise LamforgeError(f"{self.env_name} has no task family {arguments['family']!r}")
-            return fams[arguments["family"]].sample(random.Random(int(arguments.get("seed") or 0)))
         request = str(arguments.get("request") or "").strip()
-        if not request or len(request) > 2000:
+        if not arguments.get("family") and (not request or len(request) > 2000):
             raise LamforgeError("give a request of 1 to 2000 characters (or a task family)")
-        from lamforge.envs import spec
-
-        return free_task(spec(self.env_name).id, request, arguments.get("template") or None)
+        return task_for(self.env_name, family=arguments.get("family") or None, seed=int(arguments.get("seed") or 0),
+                        request=request, template=arguments.get("template") or None)
 
     def _start(self, arguments: dict[str, Any]) -> str:
         from lamforge.envs import make
