@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # this kind differ in speed by up to 4x): the same time everywhere, as good as that time allows
 DEMO_BUDGET ?= 40m
 
-.PHONY: demo test test-all bench clean chromium libreoffice fresh-check
+.PHONY: demo test test-all bench clean chromium libreoffice bubblewrap fresh-check
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,7 +38,14 @@ libreoffice:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui poppler-utils >/dev/null) \
 		|| echo "LibreOffice not installed: the export_pdf family and the report's document snapshots will be unavailable"; }
 
-test: $(STAMP) chromium libreoffice
+# bubblewrap (bwrap) for the sandbox that runs model-written Python (lamforge.core.sandbox, issue #18):
+# a Debian package. Without it code actions refuse to run (SandboxUnavailable) and the sandbox tests skip.
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null) \
+		|| echo "bubblewrap not installed: code actions cannot run and the sandbox tests will be skipped"; }
+
+test: $(STAMP) chromium libreoffice bubblewrap
 	$(BIN)/pytest -q -m "not slow"
 
 # The fresh-machine check: this commit cloned into a temporary folder, .ci/run there with HOME and
