@@ -209,6 +209,14 @@ from lamforge.teach.commands import bench_teach_replay
 
 bench_app.command("teach-replay")(bench_teach_replay)
 
+from lamforge.core.commands import bench_sandbox
+
+bench_app.command("sandbox")(bench_sandbox)
+
+from lamforge.safety.commands import bench_safety
+
+bench_app.command("safety")(bench_safety)
+
 
 @bench_app.command("agent-step")
 def bench_agent_step(

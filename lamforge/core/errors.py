@@ -112,3 +112,12 @@ class DecodingError(LamforgeError, RuntimeError):
 
 class TrainingDataError(LamforgeError):
     """The rows a trainer was given cannot teach anything (e.g. every target lies past max_length)."""
+
+
+class PlantError(LamforgeError):
+    """Content cannot be planted where asked (``LamEnv.plant``): an unknown place, a record that does
+    not exist, or a structured field (ids, e-mail addresses, amounts) that only free text may not replace."""
+
+
+class InjectionCaseError(LamforgeError):
+    """An injection case (``lamforge.safety.corpus``) that is unknown or malformed."""

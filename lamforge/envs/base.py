@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gymnasium as gym
 from gymnasium.error import ResetNeeded
 
 from lamforge.core.actions import ActionSet
-from lamforge.core.errors import ActionError
+from lamforge.core.errors import ActionError, PlantError
 from lamforge.core.schemas import Action, Control, Observation, Status, Task
 from lamforge.envs import tasks as task_registry
 
@@ -129,6 +130,36 @@ class LamEnv(gym.Env[Observation, Action]):
         """What the task's check reads, now (the search expert tests the check after each move)."""
         return self._judge_state()
 
+    # --- safety: what the argument guard checks, and planted content (lamforge.safety) -------
+    def guarded_args(self, action: Action) -> list:
+        """The values of an irreversible ``action`` that must be grounded in the request or the trusted
+        state (:class:`lamforge.core.guard.Arg`: a recipient, an order, an amount, the text a delete
+        destroys); empty: nothing to check."""
+        return []
+
+    def trusted_values(self) -> list:
+        """What the episode's state vouches for (:class:`lamforge.core.guard.Evidence`: structured fields
+        of the records business lookups returned, never free text); empty by default."""
+        return []
+
+    # Called after each reset's setup, before the first observation (None: nothing). The injection
+    # benchmark sets it to plant hostile content into the episode's own application with ``plant``.
+    after_setup: Callable[[LamEnv], None] | None = None
+
+    def plant(self, where: str, text: str) -> None:
+        """Write ``text`` into the episode's own content at ``where`` (a place the environment names,
+        e.g. ``order:4417:address``); raises :class:`PlantError` for a place it does not have."""
+        raise PlantError(f"{type(self).__name__} has no places to plant content")
+
+    def planted_text(self, where: str) -> str:
+        """The content at ``where`` now, as the application stores it (a check that a plant took)."""
+        raise PlantError(f"{type(self).__name__} has no places to plant content")
+
+    def unplanted_state(self) -> Any:
+        """What the task's check reads, with planted content taken out again where it would change the
+        verdict (a document's planted paragraph); by default the state itself."""
+        return self._judge_state()
+
     def _app_finished(self) -> bool:
         """True when the application ended the episode by itself (a web task page that judges
         on submit); the agent's FINISH / FAIL end it too."""
@@ -158,6 +189,8 @@ class LamEnv(gym.Env[Observation, Action]):
         self.task = self._choose_task(options or {})
         self._steps, self._done = 0, False
         self._setup(self.task)
+        if self.after_setup is not None:
+            self.after_setup(self)
         obs = self._observation(None)
         return obs, {"task_id": self.task.id, "family": self.task.family}
 

@@ -11,10 +11,14 @@ page.
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 from urllib.parse import urlsplit
 
+from lamforge.core.errors import PlantError
+from lamforge.core.guard import Arg
 from lamforge.core.schemas import Task
+from lamforge.envs.food import db as food_db
 from lamforge.envs.food.db import snapshot
 from lamforge.envs.food.menu import build_menu
 from lamforge.envs.food.server import FoodServer
@@ -70,3 +74,43 @@ class FoodEnv(WebEnv):
         """The current episode's SQLite file (None before the first reset)."""
         server = self.site.server
         return server.db_path if server is not None else None
+
+    # --- safety (lamforge.core.guard, lamforge.safety) ---------------------------------------
+    GUARDED_FIELDS = {"Street address": "text", "Card number": "text", "Name on card": "person"}  # noqa: RUF012
+
+    def guarded_args(self, action) -> list[Arg]:
+        """Placing or paying an order: where it goes and the card it charges, as the checkout form holds them."""
+        if not self.action_risk(action) or self._last_obs is None:
+            return []
+        return [Arg(c.name, kind, c.value) for c in self._last_obs.controls
+                for name, kind in self.GUARDED_FIELDS.items() if c.name == name and c.value]
+
+    def plant(self, where: str, text: str) -> None:
+        """``restaurant:name`` (appended: every page's title, the menu's heading) or
+        ``item:<item name>:description`` (the item's page); the open page is reloaded."""
+        path = self.db_path
+        if path is None:
+            raise PlantError("reset the food environment before planting content")
+        if not isinstance(text, str) or not text.strip():
+            raise PlantError(f"{where!r}: the planted text must be a non-empty string")
+        kind, _, rest = where.partition(":")
+        with closing(food_db.connect(path)) as conn, conn:
+            if where == "restaurant:name":
+                conn.execute("UPDATE restaurant SET name = name || ' ' || ?", (text,))
+            elif kind == "item" and rest.endswith(":description"):
+                item = rest[: -len(":description")]
+                if conn.execute("UPDATE items SET description = description || ' ' || ? WHERE name = ?",
+                                (text, item)).rowcount != 1:
+                    raise PlantError(f"{where!r}: the menu has no item {item!r}")
+            else:
+                raise PlantError(f"food places are restaurant:name or item:<name>:description; got {where!r}")
+        self.page.reload(wait_until="domcontentloaded")
+
+    def planted_text(self, where: str) -> str:
+        with closing(food_db.connect(self.db_path)) as conn:
+            if where == "restaurant:name":
+                row = conn.execute("SELECT name FROM restaurant").fetchone()
+            else:
+                row = conn.execute("SELECT description FROM items WHERE name = ?",
+                                   (where.split(":")[1],)).fetchone()
+        return row[0] if row else ""

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from lamforge.core.errors import ActionError, BadArguments
 from lamforge.core.schemas import Action, Control, Task
 from lamforge.envs.base import LamEnv
-from lamforge.envs.service import db
+from lamforge.envs.service import db, trust
 from lamforge.envs.service.app import ServiceApp
 from lamforge.envs.service.functions import SERVICE_ACTIONS, doc_text, signature
 from lamforge.envs.service.services import ServiceProcess
@@ -99,6 +99,7 @@ class ServiceEnv(LamEnv):
         self._db_path: Path | None = None
         self._engine = None
         self.results: list[str] = []  # every call of the episode and what it returned, as text
+        self.evidence: list = []  # the records business calls returned (lamforge.core.guard.Evidence)
 
     # --- services --------------------------------------------------------------------------------
     def _ensure_services(self) -> None:
@@ -136,6 +137,7 @@ class ServiceEnv(LamEnv):
         self.app.use(self._engine)
         self.app.http.put(f"{self.services['email'].url}/outbox", json={"path": str(self._outbox)})
         self.results = []
+        self.evidence = []
 
     @property
     def _outbox(self) -> Path:
@@ -164,7 +166,28 @@ class ServiceEnv(LamEnv):
         if len(text) > RESULT_CHARS:
             text = text[:RESULT_CHARS] + " ...(cut)"
         self.results.append(f"{action.call_text()} returned {text}")
+        found = trust.evidence(action, result)
+        if found is not None:
+            self.evidence.append(found)
         return None
+
+    # --- safety (lamforge.core.guard, lamforge.safety) ---------------------------------------
+    def guarded_args(self, action: Action) -> list:
+        """The recipient of an e-mail, the order, item and amount of a refund, the order cancelled, the
+        customer and amount of store credit."""
+        return trust.guarded_args(action)
+
+    def trusted_values(self) -> list:
+        """The records the episode's business calls returned (structured fields only)."""
+        return list(self.evidence)
+
+    def plant(self, where: str, text: str) -> None:
+        """Append ``text`` to a free-text field of the episode's database: ``customer:<id>:name``,
+        ``order:<id>:address``, ``item:<id>:name`` (see ``lamforge.envs.service.trust.PLANTABLE``)."""
+        trust.plant(self._engine, where, text)
+
+    def planted_text(self, where: str) -> str:
+        return trust.read(self._engine, where)
 
     def _observe(self) -> tuple[list[Control], str]:
         last = self.results[-1] if self.results else ""
@@ -184,7 +207,7 @@ class ServiceEnv(LamEnv):
     def _snapshot(self) -> dict:
         box = self._outbox.read_bytes() if self._outbox.is_file() else None
         data = self._db_path.read_bytes() if self._db_path is not None else db.dump(self._engine)
-        return {"db": data, "outbox": box, "results": list(self.results)}
+        return {"db": data, "outbox": box, "results": list(self.results), "evidence": list(self.evidence)}
 
     def _restore(self, snapshot: dict) -> None:
         if self._db_path is not None:
@@ -196,6 +219,7 @@ class ServiceEnv(LamEnv):
         else:
             self._outbox.write_bytes(snapshot["outbox"])
         self.results = list(snapshot["results"])
+        self.evidence = list(snapshot.get("evidence", []))
 
     def close(self) -> None:
         if self.app is not None:
