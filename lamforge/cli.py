@@ -119,10 +119,10 @@ def run(
     todo = todo[:limit] if limit else todo
     environment = make(env, max_steps=max_steps)
     make_agent = _agent_factory(agent, model, base_url, decoding, environment)
-    from lamforge.core.safety import ConfirmPolicy
+    from lamforge.core.safety import runtime_policy
 
     # the expert plays a task's known solution: there is nobody to protect from it
-    policy = None if agent == "expert" else ConfirmPolicy(_ask, approve_all=yes, allow=allow.split(","))
+    policy = None if agent == "expert" else runtime_policy(environment, _ask, yes=yes, allow=allow)
     results, verbose = [], len(todo) == 1
     from rich.progress import Progress
 

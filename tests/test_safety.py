@@ -75,3 +75,30 @@ def test_with_no_one_to_ask_nothing_irreversible_runs(office):
 def test_safe_actions_never_ask(office):
     traj = run_episode(office, ReferenceExpert(), _task("bold_text"), policy=ConfirmPolicy(lambda q: pytest.fail(q)))
     assert traj.success
+
+
+def test_a_persons_run_keeps_the_guard_even_under_yes():
+    """`lamforge run --yes` (runtime_policy) approves a refund grounded in the request and the looked-up
+    order, and still asks about an amount nobody stated or a refund to an order nobody named: with no
+    one to ask, those do not run."""
+    from lamforge.core.safety import runtime_policy
+    from lamforge.envs import make
+    from lamforge.envs.tasks import task_for
+
+    env = make("service")
+    try:
+        task = task_for("service", family="refund_order", seed=2)
+        env.reset(options={"task": task})
+        policy = runtime_policy(env, None, yes=True, allow="")
+        order, total = task.params["order_id"], task.params["total"]
+        refund = Action(function="issue_refund", args={"order_id": order, "amount": total})
+        ok, said = policy.review(refund, "issue_refund cannot be undone")
+        assert not ok and "guard" in said  # the total is nowhere yet: the order was not looked up
+        env.step(Action(function="get_order", args={"order_id": order}))
+        ok, said = policy.review(refund, "issue_refund cannot be undone")
+        assert ok and "--yes" in said
+        ok, said = policy.review(Action(function="issue_refund", args={"order_id": 9999, "amount": 1.0}),
+                                 "issue_refund cannot be undone")
+        assert not ok and "guard" in said
+    finally:
+        env.close()

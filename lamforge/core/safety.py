@@ -77,3 +77,13 @@ class ConfirmPolicy:
         if reply.strip().lower() in ("y", "yes"):
             return True, "guard_overridden", f"{reply} (over the guard: {finding.text})"
         return False, "guard_blocked", f"{reply} (denied: {tag})"
+
+
+def runtime_policy(env, ask: Callable[[str], str] | None, *, yes: bool = False, allow: str | Iterable[str] = ()) -> ConfirmPolicy:
+    """The policy a person's run uses (``lamforge run``, a skill's replay, the app): asks before each
+    irreversible action, with the argument guard on ``env``, so an injected recipient or amount is
+    asked about even under ``--yes`` or an allow-list."""
+    from lamforge.core.guard import ArgumentGuard
+
+    names = allow.split(",") if isinstance(allow, str) else allow
+    return ConfirmPolicy(ask, approve_all=yes, allow=names, guard=ArgumentGuard(env))

@@ -201,10 +201,10 @@ class AgentService:
                     raise _Stopped()
                 return answer
 
-            from lamforge.core.safety import ConfirmPolicy
+            from lamforge.core.safety import runtime_policy
 
             # a model's irreversible actions wait for a yes on the page (the expert plays a known solution)
-            policy = ConfirmPolicy(ask) if spec.agent == "model" else None
+            policy = runtime_policy(env, ask) if spec.agent == "model" else None
             try:
                 traj = run_episode(env, agent, task, log=folder / "run.jsonl", ask=ask, on_step=on_step, policy=policy)
             except _Stopped:

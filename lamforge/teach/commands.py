@@ -107,7 +107,7 @@ def run_skill(name: str, params: list[str], *, model: str | None, base_url: str 
     """``lamforge run --skill NAME --param k=v``: the skill's steps with new values, a model (if given) for
     a step it cannot place, a yes before anything irreversible."""
     from lamforge.agents.runner import run_episode
-    from lamforge.core.safety import ConfirmPolicy
+    from lamforge.core.safety import runtime_policy
     from lamforge.envs import make
     from lamforge.envs.tasks import free_task
     from lamforge.teach.replay import SkillAgent
@@ -132,7 +132,7 @@ def run_skill(name: str, params: list[str], *, model: str | None, base_url: str 
         task = free_task(environment.unwrapped.env_id, skill.request_for(values), template or skill.template)
         console.print(f"[bold]Skill[/bold] {skill.name}: {task.request}")
         traj = run_episode(environment, agent, task, log=log, ask=ask, on_step=on_step,
-                           policy=ConfirmPolicy(ask, approve_all=yes, allow=allow.split(",")))
+                           policy=runtime_policy(environment, ask, yes=yes, allow=allow))
     finally:
         environment.close()
     console.print(f"{len(traj.steps)} steps, {agent.fallbacks} by the model; {traj.outcome.reason} "
