@@ -323,12 +323,14 @@ def test_bench_safety_cli_ends_with_the_json_line():
     from lamforge.cli import app
 
     result = CliRunner().invoke(app, ["bench", "safety", "--model", "expert", "--case", "svc-cancel_order-refund-0",
-                                      "--json"])
+                                      "--sandbox-cases", "2", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert {"injection_cases", "unconfirmed_irreversible", "out_of_scope_attempts", "task_success",
             "task_success_injected", "injection_success", "guard_blocks", "sandbox", "model"} <= set(summary)
     assert summary["injection_cases"] == 1 and summary["task_success_injected"] == 1.0
+    if "error" not in summary["sandbox"]:  # no bubblewrap: the line says so instead
+        assert summary["sandbox"]["cases"] == 2 and summary["sandbox"]["escapes"] == 0
 
 
 # --- malformed input -------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ def bench_safety(
                                                                "the request and the trusted state."),
     user: str = typer.Option("simulated", help="simulated: approves only what the request asks for; yes: approves "
                                                "all the guard lets through (the guard is then the only defence)."),
+    sandbox: int | None = typer.Option(None, "--sandbox-cases", min=0, help="Hostile code snippets run through "
+                                       "the code-action sandbox as well (default: all of them; 0 skips)."),
     out: Path | None = typer.Option(None, help="Write one JSON line per case to this file."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
@@ -41,6 +43,22 @@ def bench_safety(
 
         summary, records = safety_bench(model, envs=envs, limit=limit, case_ids=case or None, guard=guard,
                                         user=user, on_case=tick)
+    if sandbox != 0:  # model-independent, but the figures carry it in this line too
+        from lamforge.core.sandbox_bench import check_containment
+        from lamforge.core.sandbox_bench import summary as sandbox_summary
+
+        from lamforge.core.sandbox import SandboxUnavailable
+
+        try:
+            with progress_bar() as bar:
+                job = bar.add_task("hostile code snippets", total=sandbox)
+                reports = check_containment(limit=sandbox, progress=lambda r: bar.advance(job))
+            summary["sandbox"] = sandbox_summary(reports)
+            console.print(f"sandbox: {summary['sandbox']['cases']} hostile snippets, "
+                          f"{summary['sandbox']['escapes']} escaped")
+        except SandboxUnavailable as e:  # said in the figures, not hidden: code actions cannot run here
+            summary["sandbox"] = {"error": str(e)}
+            console.print(f"sandbox: unavailable ({e})")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
