@@ -322,3 +322,32 @@ def test_tool_calls_env_and_request_body(
     assert auth == "Bearer sk-test"
     assert body["tools"] == tools and body["max_tokens"] == 7 and body["stop"] == ["\n"]
     assert body["model"] == "m" and body["messages"] == MESSAGES
+
+
+def test_a_smolagents_tool_calling_agent_runs_on_the_server(server_url: str) -> None:
+    """The README's example: smolagents' ToolCallingAgent drives the forged model through this server.
+    The tiny random model's choices are arbitrary, but every step's tool call arrives valid (decoded
+    under the offered tools' grammar), so smolagents never fails to parse one."""
+    smolagents = pytest.importorskip("smolagents")
+    called: list[int] = []
+
+    @smolagents.tool
+    def get_order(order_id: int) -> str:
+        """Look up an order by its number.
+
+        Args:
+            order_id: The order number, e.g. 4417.
+        """
+        called.append(order_id)
+        return f"order {order_id}: delivered"
+
+    model = smolagents.OpenAIServerModel(model_id="tiny", api_base=server_url, api_key="local", max_tokens=48)
+    agent = smolagents.ToolCallingAgent(tools=[get_order], model=model, max_steps=2, verbosity_level=0)
+    agent.run("Look up order 4417.")
+    # the agent's own steps (after them, smolagents asks once more, without tools, for a final answer)
+    steps = [s for s in agent.memory.steps if isinstance(s, smolagents.memory.ActionStep) and s.step_number <= 2]
+    assert steps
+    for step in steps:
+        assert step.error is None, step.error  # a call every step, parsed by smolagents itself
+        assert step.tool_calls and {c.name for c in step.tool_calls} <= {"get_order", "final_answer"}
+    assert all(isinstance(x, int) for x in called)
