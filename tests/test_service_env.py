@@ -227,7 +227,7 @@ def test_self_instruct_never_draws_from_held_out_stores(tmp_path):
     from lamforge.data.tool_calls import generate
     from lamforge.envs.tasks import families
 
-    held = {t.template for t in split_pool("service", 200, 0)[1] if t.template}
+    held = set(split_pool("service", 200, 0)[2]["heldout_templates"])
     assert held  # the service split holds out whole stores
     generate("service", 8, tmp_path / "tc", exclude_templates=held)
     used = {r.task.template for r in RecordStore(tmp_path / "tc", Trajectory, readonly=True)}

@@ -116,8 +116,10 @@ def collect_tool_calls(
     from lamforge.data.taskfile import read_tasks, split_pool
     from lamforge.data.tool_calls import generate
 
-    held = read_tasks(heldout) if heldout else split_pool(env, 200, 0)[1]
-    exclude = {t.template for t in held if t.template}
+    if heldout:
+        exclude = {t.template for t in read_tasks(heldout) if t.template}
+    else:  # the default split's stores held out whole (its held-out instances span every store)
+        exclude = set(split_pool(env, 200, 0)[2].get("heldout_templates", []))
 
     backend = None
     if model:

@@ -51,9 +51,9 @@ def function_pool(sources: tuple[str, ...] = ("python", "service")) -> tuple[lis
                 pool.append(record)
                 runnable[fn.name] = fn
     if "service" in sources:
-        from lamforge.envs.service.functions import SERVICE_ACTIONS
+        from lamforge.envs.service.functions import BUSINESS, DISTRACTORS
 
-        for spec in SERVICE_ACTIONS:
+        for spec in [*BUSINESS, *DISTRACTORS]:  # the store's API, not its code action
             record = {**spec.tool_schema()["function"], "_source": "service"}
             record["parameters"] = {k: v for k, v in record["parameters"].items() if k != "additionalProperties"}
             if usable(record):

@@ -26,7 +26,7 @@ from lamforge.core.errors import (
     ToolTimeout,
 )
 from lamforge.envs.service import db
-from lamforge.envs.service.functions import BUSINESS, DISTRACTORS
+from lamforge.envs.service.functions import BUSINESS, DISTRACTORS, RUN_PYTHON
 from lamforge.tools.catalog import Catalog
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -44,6 +44,7 @@ class ServiceApp:
             self.catalog.add(spec, getattr(self, spec.name), source="service")
         for spec in DISTRACTORS:
             self.catalog.add(spec, functools.partial(distractor, spec.name), source="service-distractor")
+        self.catalog.add(RUN_PYTHON, self.run_python, source="sandbox")
 
     def use(self, engine) -> None:
         self.engine = engine
@@ -51,6 +52,16 @@ class ServiceApp:
     def close(self) -> None:
         self.http.close()
         self.catalog.close()
+
+    def run_python(self, code: str) -> dict:
+        """Model-written code, run in the sandbox (never in this process): its ``result``, or the
+        sandbox's one-line error as the call's failure."""
+        from lamforge.core.sandbox import SandboxLimits, run_python
+
+        done = run_python(str(code), limits=SandboxLimits(wall_seconds=min(5.0, self.timeout)))
+        if not done.ok:
+            raise ToolFailed(f"run_python: {done.error}")
+        return {"result": done.value}
 
     # --- helpers ---------------------------------------------------------------------------------
     def _one(self, table, key, value, what: str) -> dict:

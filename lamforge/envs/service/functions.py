@@ -222,7 +222,14 @@ class ServiceActionSet(ActionSet):
 
 
 DISTRACTORS = distractor_specs()
-SERVICE_ACTIONS = ServiceActionSet([*BUSINESS, *DISTRACTORS])
+# The code action (PAL): arithmetic a small model gets wrong in its head ("refund 15% of the total") is
+# written as Python and run in the sandbox (lamforge.core.sandbox). Last in the catalog, so that the
+# labels of the functions before it stay what forged models saw.
+RUN_PYTHON = _api("run_python", "Compute with Python: a share or sum of amounts. Assign the answer to result.",
+                  [_p("code", description="Python code, e.g. result = round(84.5 * 15 / 100, 2).")],
+                  "Runs in a sandbox with no network and no files, for at most 5 seconds; returns result. "
+                  "Calculate a percentage, a fraction of an order total, a sum of prices.")
+SERVICE_ACTIONS = ServiceActionSet([*BUSINESS, *DISTRACTORS, RUN_PYTHON])
 
 
 def signature(spec: ActionSpec) -> str:

@@ -31,6 +31,7 @@ PLAN_WORDS = {
     "change_shipping_method": "Switch order {order_id} to {method} shipping",
     "add_store_credit": "Add {amount} store credit to customer {customer_id}",
     "add_customer_note": "Write the note on customer {customer_id}'s account",
+    "run_python": "Compute the amount with run_python",
 }
 
 
@@ -398,3 +399,6 @@ class AddNote(ServiceFamily):
 FAMILIES = [ReturnAndEmailLabel(), OpenReturn(), RefundOrder(), RefundItem(), CancelOrder(), CancelAndNotify(),
             OrderStatusEmail(), ChangeAddress(), UpgradeShipping(), UpdateEmail(), StoreCredit(), AddNote()]
 register_families(ENV_ID, FAMILIES)
+
+# the families that need the code action (run_python) register themselves beside these
+import lamforge.envs.service.compute_tasks  # noqa: E402,F401

@@ -8,6 +8,7 @@ free-text fields (names, addresses, item names, notes, reasons): that is where i
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select, update
@@ -39,14 +40,37 @@ def guarded_args(action: Action) -> list[Arg]:
     return [Arg(name, kind, action.args.get(name)) for name, kind in GUARDED.get(action.function or "", ())]
 
 
+# numbers code may use without grounding them: a percentage's 100 and round()'s digits
+PLAIN_NUMBERS = frozenset({0.0, 1.0, 2.0, 100.0})
+_LITERAL = re.compile(r"(?<![\w.])\d+(?:\.\d+)?")
+
+
 def evidence(action: Action, result: Any) -> Evidence | None:
     """The record a business call returned (None for the catalog's distractors)."""
+    if action.function == "run_python":
+        return derived(str(action.args.get("code", "")), result)
     if action.function not in BUSINESS_NAMES:
         return None
     keys = tuple(Arg(k, KEY_KINDS[k], v) for k, v in action.args.items() if k in KEY_KINDS)
     values: list[tuple[str, Any]] = []
     _walk(result, values)
     return Evidence(action.call_text(), keys, tuple(values))
+
+
+def derived(code: str, result: Any) -> Evidence | None:
+    """An amount computed by the code action, trusted as far as its inputs are: its keys are the code's
+    numbers (each must be grounded, as a lookup's keys must), and it may not exceed the largest of them,
+    so a share of an order's total grounds the refund while ``result = 500`` or ``100 + 100 + 100``
+    grounds nothing."""
+    value = result.get("result") if isinstance(result, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    numbers = [float(n) for n in _LITERAL.findall(code)]
+    inputs = [n for n in numbers if n not in PLAIN_NUMBERS]
+    if not inputs or abs(value) > max(inputs) + 0.005:
+        return None
+    keys = tuple(Arg(f"n{i}", "money", n) for i, n in enumerate(inputs))
+    return Evidence(f"run_python({code[:60]!r})", keys, (("money", round(float(value), 2)),))
 
 
 def _walk(node: Any, out: list[tuple[str, Any]]) -> None:
