@@ -318,3 +318,31 @@ def test_kto_head_on_labelled_positions_only_gives_the_same_log_probs(tiny_model
         compact = model(input_ids=ids, labels=labels, fused_lm_head=True).log_probs
     assert torch.allclose(full, compact, atol=1e-5)
     assert (compact != 0).sum() == (labels[:, 1:] != -100).sum()
+
+
+def test_kto_examples_take_both_sides_and_never_none_at_small_sizes(tiny_model_dir):
+    """A --budget that scales data.kto_examples down to 1 once chose no example at all and TRL's
+    KTOTrainer crashed on the empty dataset (session 11, service forge)."""
+    import random as _random
+
+    from transformers import AutoTokenizer
+
+    from lamforge.agents.expert import ReferenceExpert
+    from lamforge.agents.runner import run_episode
+    from lamforge.envs import action_set_of, make
+    from lamforge.envs.tasks import families
+    from lamforge.training.kto import kto_examples
+
+    env = make("office", max_steps=6)
+    try:
+        fam = families("office")["bold_text"]
+        good = run_episode(env, ReferenceExpert(), fam.sample(_random.Random(1)))
+        bad = good.model_copy(update={"outcome": good.outcome.model_copy(update={"success": False})})
+    finally:
+        env.close()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    for n in (1, 2, 3, 4):
+        chosen = kto_examples(tokenizer, [good, bad], action_set_of("office"), n)
+        assert len(chosen) == min(n, 2 * len(good.steps))
+        if n >= 2:
+            assert {e["label"] for e in chosen} == {True, False}

@@ -33,9 +33,10 @@ def kto_examples(tokenizer, trajectories: list[Trajectory], action_set, n: int, 
     rng = random.Random(seed)
     for rows in by_label.values():
         rng.shuffle(rows)
-    half = n // 2
     good, bad = by_label[True], by_label[False]
-    chosen = good[: max(half, n - len(bad))] + bad[: max(half, n - len(good))]
+    # half each where both sides have enough; the rest from whichever side has more (n=1 once chose none)
+    n_good = min(len(good), max((n + 1) // 2, n - len(bad)))
+    chosen = good[:n_good] + bad[: n - n_good]
     rng.shuffle(chosen)
     return chosen[:n]
 

@@ -103,6 +103,12 @@ def run_kto(recipe: dict, run: Path, *, env: str, successes, fails, progress: bo
     model, tokenizer = load_for_training(run.model("lam3"))
     n = DataConfig.of(recipe).kto_examples
     examples = kto_examples(tokenizer, successes + fails, action_set_of(env), n)
+    if not examples:  # said, not crashed on: the forge then compares the models it has
+        import warnings
+
+        warnings.warn("KTO skipped: exploration left no step to label as good or bad (data.kto_examples="
+                      f"{n}); LAM4-KTO is left out of the comparison", stacklevel=2)
+        return {"rows": 0, "not_trained": "no KTO examples"}
     summary = train_kto(recipe.get("phase4_kto", {}), model, tokenizer, examples, out, progress=progress)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     register(f"{env}/lam4-kto", out / "model", {"phase": 4, "method": "kto", "run": str(run), "env": env})
