@@ -20,8 +20,10 @@ def bench_safety(
                                                                "the request and the trusted state."),
     user: str = typer.Option("simulated", help="simulated: approves only what the request asks for; yes: approves "
                                                "all the guard lets through (the guard is then the only defence)."),
-    sandbox: int | None = typer.Option(None, "--sandbox-cases", min=0, help="Hostile code snippets run through "
-                                       "the code-action sandbox as well (default: all of them; 0 skips)."),
+    sandbox: bool = typer.Option(True, "--sandbox/--no-sandbox", help="Run the hostile code snippets through the "
+                                                                     "code-action sandbox as well."),
+    sandbox_cases: int | None = typer.Option(None, "--sandbox-cases", help="At most N hostile code snippets "
+                                             "(default: all of them)."),
     out: Path | None = typer.Option(None, help="Write one JSON line per case to this file."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
@@ -43,7 +45,7 @@ def bench_safety(
 
         summary, records = safety_bench(model, envs=envs, limit=limit, case_ids=case or None, guard=guard,
                                         user=user, on_case=tick)
-    if sandbox != 0:  # model-independent, but the figures carry it in this line too
+    if sandbox:  # model-independent, but the figures carry it in this line too
         from lamforge.core.sandbox_bench import check_containment
         from lamforge.core.sandbox_bench import summary as sandbox_summary
 
@@ -51,8 +53,8 @@ def bench_safety(
 
         try:
             with progress_bar() as bar:
-                job = bar.add_task("hostile code snippets", total=sandbox)
-                reports = check_containment(limit=sandbox, progress=lambda r: bar.advance(job))
+                job = bar.add_task("hostile code snippets", total=sandbox_cases)
+                reports = check_containment(limit=sandbox_cases, progress=lambda r: bar.advance(job))
             summary["sandbox"] = sandbox_summary(reports)
             console.print(f"sandbox: {summary['sandbox']['cases']} hostile snippets, "
                           f"{summary['sandbox']['escapes']} escaped")
