@@ -128,8 +128,12 @@ def test_split_leaks_nothing(tasks):
     assert all(t in heldout for t in everything if t.template in held_templates)
     params = {(t.family, t.template, repr(sorted(t.params.items()))) for t in heldout}
     assert not any((t.family, t.template, repr(sorted(t.params.items()))) in params for t in train)
-    leaks = [(a.id, b.id) for a in train for b in heldout if is_near_duplicate(a.request, b.request)]
-    assert leaks == []
+    # a near-duplicate request may stay in train only when it names another value than the held-out one
+    # (another table size, another order): then it is another task
+    near = [(a, b) for a in train for b in heldout if is_near_duplicate(a.request, b.request)]
+    assert all(any(k in b.params and str(b.params[k]) != str(v) and str(v) in a.request
+                   for k, v in a.params.items()) for a, b in near), [(a.id, b.id) for a, b in near]
+    assert not any(a.id.startswith("near-") or b.id.startswith("near-") for a, b in near)
     assert_no_leak(train, heldout, heldout_templates=held_templates)
     print(f"\nsplit of {len(everything)}: { {k: v for k, v in stats.items() if k != 'dropped_ids'} }")
 
@@ -161,3 +165,22 @@ def test_assert_no_leak_lists_pairs(tasks):
     assert (tasks[3].id, tasks[3].id, "same") in reasons
     assert (tasks[4].id, "x", "near-duplicate") in reasons
     assert tasks[0].id in str(err.value)
+
+
+def test_a_one_slot_wording_about_another_order_is_another_task():
+    """Session 11: "Cancel order {order} and let the customer know by e-mail" has one slot, so every
+    instance of a wording was a near-duplicate of any held-out one, and the service forge trained on
+    3 cancel_and_notify tasks while 10 were held out. A rewording about the same order is still a leak."""
+    def task(i, order, request, template="a"):
+        return Task(id=f"t{i}", family="cancel_and_notify", env_id="lamforge/Service-v0", template=template,
+                    request=request, params={"order_id": order, "customer_id": 100 + i})
+    held = task(0, 4721, "Cancel order 4721 and let the customer know by e-mail.")
+    other = task(1, 9107, "Cancel order 9107 and let the customer know by e-mail.")
+    same = task(2, 4721, "Please cancel order 4721 and let the customer know by e-mail.")
+    assert_no_leak([other], [held])
+    with pytest.raises(DataLeak, match="near-duplicate request"):
+        assert_no_leak([same], [held])
+    many = [task(i, 1000 + i, f"Cancel order {1000 + i} and let the customer know by e-mail.", t)
+            for i, t in enumerate(["a", "b"] * 20)]
+    split = split_tasks(many, heldout_fraction=0.2, by=("instance",), seed=0)
+    assert split.stats["dropped_near_duplicate"] == 0 and len(split["train"]) == 40 - len(split["heldout"])
