@@ -87,29 +87,30 @@ def test_observation_shows_retrieved_functions_and_last_result(env):
     assert str(task.params["item_id"]) in obs.state
 
 
-def test_the_screen_lists_eight_functions_by_signature_and_an_unlisted_one_still_runs():
-    e = make("service", timeout=3.0)
+def test_the_screen_lists_twelve_described_functions_the_lean_one_eight_and_an_unlisted_one_still_runs():
+    task = _task("change_address", 0)
+    lean = make("service", timeout=3.0, top_k=8, describe=False)
     try:
-        task = _task("change_address", 0)
-        obs, _ = e.reset(options={"task": task})
+        obs, _ = lean.reset(options={"task": task})
         assert len(obs.controls) == 8
-        get_order = next(c for c in obs.controls if c.name == "get_order")
-        assert get_order.value == "(order_id: integer)"  # no description: the listing was most of a row
+        assert next(c for c in obs.controls if c.name == "get_order").value == "(order_id: integer)"
         # "The customer moved: deliver order #9900 to ...": the function it needs ranks low for that
         # wording, and the model must be able to call it anyway (the grammar offers every function)
         assert "update_shipping_address" not in {c.name for c in obs.controls}
-        obs, *_ = e.step(Action(function="update_shipping_address", status=Status.FINISH,
-                                args={"order_id": task.params["order_id"], "address": task.params["address"]}))
+        obs, *_ = lean.step(Action(function="update_shipping_address", status=Status.FINISH,
+                                   args={"order_id": task.params["order_id"], "address": task.params["address"]}))
         assert obs.last_action_error is None, obs.last_action_error
-        assert task.check(e.unwrapped.judge())
+        assert task.check(lean.unwrapped.judge())
     finally:
-        e.close()
-    wide = make("service", timeout=3.0, top_k=12, describe=True)
+        lean.close()
+    default = make("service", timeout=3.0)
     try:
-        obs, _ = wide.reset(options={"task": task})
-        assert len(obs.controls) == 12 and all(") " in c.value for c in obs.controls)
+        obs, _ = default.reset(options={"task": task})
+        assert len(obs.controls) == 12
+        get_order = next(c for c in obs.controls if c.name == "get_order")
+        assert get_order.value.startswith("(order_id: integer) Look up an order")
     finally:
-        wide.close()
+        default.close()
 
 
 def test_distractor_runs_harmlessly(env):

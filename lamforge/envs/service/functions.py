@@ -206,7 +206,7 @@ def distractor_specs(seed: int = 7) -> list[ActionSpec]:
 
 class ServiceActionSet(ActionSet):
     """The whole catalog. Its prompt text does not list hundreds of functions: the observation shows
-    the ones retrieved for the current step (``[label] Function name: (params)``).
+    the ones retrieved for the current step (``[label] Function name: (params) description``).
     Listed by signature in the agent's system prompt they came to 4,625 tokens, and every training
     row (5,100-6,400 tokens) was cut at phase 2's 2,048 before its first action: the service forge
     trained on rows with no target at all (found in session 9)."""
@@ -216,7 +216,7 @@ class ServiceActionSet(ActionSet):
 
     def prompt_text(self) -> str:
         return ("The functions retrieved for this step are listed on screen as [label] Function "
-                "name: (parameters); any function of the store's API can be called. Call a function by name with keyword arguments, "
+                "name: (parameters) description; any function of the store's API can be called. Call a function by name with keyword arguments, "
                 'e.g. get_order(order_id=4417) or send_email(to="a@b.example", subject="Hi", body="..."). '
                 "Results of your calls appear on the next screen.")
 
