@@ -289,3 +289,15 @@ def test_a_service_does_not_outlive_a_killed_parent():
     else:
         os.kill(child, signal.SIGKILL)
         raise AssertionError("the service outlived its killed parent")
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_a_plan_names_only_numbers_and_addresses_the_request_gives(name):
+    # the agent plans before its first call: a customer id or e-mail found by a lookup cannot be in it
+    import re
+
+    for seed in range(4):
+        task = _task(name, seed)
+        for step in FAMILIES[name].plan(task):
+            for value in re.findall(r"[\w.+-]+@[\w.-]+|\b\d{2,}\b", step):
+                assert value in task.request, (task.request, step)

@@ -7,6 +7,7 @@ deterministic data, as a clerk who knows the system would type them.
 from __future__ import annotations
 
 import random
+import re
 
 from lamforge.core.schemas import Action, Task
 from lamforge.envs.service.db import STORES, short_name, store_data
@@ -32,6 +33,20 @@ PLAN_WORDS = {
     "add_store_credit": "Add {amount} store credit to customer {customer_id}",
     "add_customer_note": "Write the note on customer {customer_id}'s account",
     "run_python": "Compute the amount with run_python",
+}
+# A plan is made from the request alone (``ReactAgent`` plans before any call), so a step whose values
+# only a lookup gives (the customer id, the e-mail address, the item id, the amount) is worded without
+# them: a plan that names them teaches the planner to invent them.
+PLAN_UNGROUNDED = {
+    "get_customer": "Look up the order's customer to get the e-mail address",
+    "find_customer": "Find the customer account",
+    "create_return": "Open a return for the item",
+    "create_return_label": "Create a return label for the return",
+    "send_email": "E-mail the customer",
+    "issue_refund": "Refund the amount on order {order_id}",
+    "update_customer_email": "Change the customer's e-mail address",
+    "add_store_credit": "Add the store credit to the customer's account",
+    "add_customer_note": "Write the note on the customer's account",
 }
 
 
@@ -67,7 +82,11 @@ class ServiceFamily(TaskFamily):
         out = []
         for a in self.solution(task):
             args = {**a.args, "who": a.args.get("name") or a.args.get("email")}
-            out.append(PLAN_WORDS.get(a.function, "Call {f}").format(f=a.function, **args))
+            words = PLAN_WORDS.get(a.function, "Call {f}")
+            named = [k for k in re.findall(r"{(\w+)}", words) if k != "f"]
+            if any(_norm(args.get(k)) not in _norm(task.request) for k in named) and a.function in PLAN_UNGROUNDED:
+                words = PLAN_UNGROUNDED[a.function]
+            out.append(words.format(f=a.function, **args))
         return out
 
 
