@@ -216,7 +216,7 @@ class ServiceActionSet(ActionSet):
 
     def prompt_text(self) -> str:
         return ("The functions retrieved for this step are listed on screen as [label] Function "
-                "name: (parameters) description; any function of the store's API can be called. Call a function by name with keyword arguments, "
+                "name: (parameters) description. Call a function by name with keyword arguments, "
                 'e.g. get_order(order_id=4417) or send_email(to="a@b.example", subject="Hi", body="..."). '
                 "Results of your calls appear on the next screen.")
 
