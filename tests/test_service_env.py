@@ -4,6 +4,7 @@ loopback (their own processes), 300+ distractor functions, task checks, faults, 
 from __future__ import annotations
 
 import random
+import re
 import socket
 
 import httpx
@@ -294,8 +295,6 @@ def test_a_service_does_not_outlive_a_killed_parent():
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_a_plan_names_only_numbers_and_addresses_the_request_gives(name):
     # the agent plans before its first call: a customer id or e-mail found by a lookup cannot be in it
-    import re
-
     for seed in range(4):
         task = _task(name, seed)
         for step in FAMILIES[name].plan(task):

@@ -7,7 +7,7 @@ deterministic data, as a clerk who knows the system would type them.
 from __future__ import annotations
 
 import random
-import re
+from string import Formatter
 
 from lamforge.core.schemas import Action, Task
 from lamforge.envs.service.db import STORES, short_name, store_data
@@ -83,8 +83,8 @@ class ServiceFamily(TaskFamily):
         for a in self.solution(task):
             args = {**a.args, "who": a.args.get("name") or a.args.get("email")}
             words = PLAN_WORDS.get(a.function, "Call {f}")
-            named = [k for k in re.findall(r"{(\w+)}", words) if k != "f"]
-            if any(_norm(args.get(k)) not in _norm(task.request) for k in named) and a.function in PLAN_UNGROUNDED:
+            named = [k for _, k, _, _ in Formatter().parse(words) if k and k != "f"]
+            if a.function in PLAN_UNGROUNDED and any(_norm(args.get(k)) not in _norm(task.request) for k in named):
                 words = PLAN_UNGROUNDED[a.function]
             out.append(words.format(f=a.function, **args))
         return out
