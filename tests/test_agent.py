@@ -216,3 +216,50 @@ def test_killed_run_leaves_a_readable_partial_log(tmp_path):
     partial.write_text(text[last_start:])
     traj = read_log(partial)
     assert traj.task.id and traj.outcome.reason in ("interrupted", "agent finished")
+
+
+def _chosen_tokens(line: str, matcher, tokenizer) -> int:
+    """The tokens a model must choose to write ``line`` under the grammar: what the grammar forces
+    (a function's name, argument names, quotes) is fed for free, as ``Decoder.generate`` does."""
+    rest, chosen = line, 0
+    while rest:
+        forced = matcher.find_jump_forward_string()
+        if forced and rest.startswith(forced):
+            assert matcher.accept_string(forced)
+            rest = rest[len(forced):]
+            continue
+        piece = tokenizer.decode(tokenizer.encode(rest, add_special_tokens=False)[:1])
+        assert matcher.accept_string(piece), f"the grammar refuses {rest!r} of {line!r}"
+        rest, chosen = rest[len(piece):], chosen + 1
+    return chosen
+
+
+@pytest.mark.parametrize("env_name", ["office", "service"])  # food's episodes need the browser: minutes
+def test_every_expert_action_fits_the_agents_token_budget(env_name, tiny_model_dir):
+    """A model that imitates the expert perfectly must be able to write each of its actions: the
+    service expert's e-mail with a label attached needs 63 chosen tokens, and at the old budget of
+    48 its attachment was cut off in every episode."""
+    import xgrammar as xgr
+    from transformers import AutoTokenizer
+
+    from lamforge.agents.expert import ReferenceExpert
+    from lamforge.agents.react import MAX_ACTION_TOKENS
+    from lamforge.envs.tasks import families
+    from lamforge.models.decoding import stop_token_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    compiler = xgr.GrammarCompiler(xgr.TokenizerInfo.from_huggingface(
+        tokenizer, vocab_size=len(tokenizer), stop_token_ids=stop_token_ids(tokenizer)))
+    env = make(env_name)
+    action_set, env_id = env.unwrapped.action_set, env.unwrapped.env_id
+    longest, compiled = {}, {}
+    for name in families(env_id):
+        task = sample_tasks(env_name, 1, seed=5, family=name)[0]
+        for step in run_episode(env, ReferenceExpert(), task).steps:
+            line = format_action(step.action, action_set, observation=step.observation)
+            grammar = action_grammar(action_set.view(step.observation, task.request), action_set)
+            if grammar not in compiled:
+                compiled[grammar] = compiler.compile_grammar(grammar)
+            n = _chosen_tokens(line, xgr.GrammarMatcher(compiled[grammar]), tokenizer)
+            longest[name] = max(longest.get(name, 0), n)
+    assert longest and max(longest.values()) <= MAX_ACTION_TOKENS, longest

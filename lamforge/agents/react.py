@@ -25,9 +25,15 @@ from lamforge.core.errors import ActionError, DecodingError
 from lamforge.core.schemas import Action, Observation, Status, Step, Task
 
 
+# Tokens the model chooses in one action (the grammar's forced text is free). The service expert's
+# longest action, an e-mail with its label attached, needs 63: at the old 48 the body was cut, the
+# attachment never written, and return_and_email_label failed for any model, however well trained.
+MAX_ACTION_TOKENS = 96
+
+
 class ReactAgent(Agent):
     def __init__(self, backend, action_set: ActionSet, *, decoding: str = "constrained",
-                 planning: str = "dynamic", max_action_tokens: int = 48, max_plan_tokens: int = 64,
+                 planning: str = "dynamic", max_action_tokens: int = MAX_ACTION_TOKENS, max_plan_tokens: int = 64,
                  allow_ask: bool = False, prefix_cache: bool = True, temperature: float = 0.0,
                  seed: int | None = None, decoder=None):
         if decoding not in ("constrained", "freeform"):
