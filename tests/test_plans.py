@@ -237,3 +237,33 @@ def test_a_model_backend_extracts_pages_the_rules_cannot(tmp_path):
     by_source = {p.source: p for p in pairs}
     assert set(by_source) == {"prose.md", "howto.md"}
     assert by_source["prose.md"].plan == ["Select the title.", "Click Bold on the Home tab."]
+
+
+@pytest.mark.parametrize("env_name,expert", [("office", "reference"), ("office", "detour"), ("service", "reference")])
+def test_a_training_row_shows_the_plan_as_the_agent_shows_it_at_run_time(env_name, expert):
+    """Each user turn of an expert's training row must be the prompt the runtime agent (planning
+    "start") sees at that step: the whole plan first, and no "New plan" while the plan is kept. The
+    expert once set the plan to the steps left after each action, so rows opened on a plan without
+    its first step and shrank it every turn."""
+    from lamforge.agents.expert import DetourExpert, ReferenceExpert
+    from lamforge.agents.prompting import episode_messages
+    from lamforge.agents.runner import run_episode
+    from lamforge.envs import make
+    from lamforge.envs.tasks import families, sample_tasks
+
+    env = make(env_name)
+    action_set, env_id = env.unwrapped.action_set, env.unwrapped.env_id
+    planned = 0
+    for name in sorted(families(env_id))[:12]:
+        task = sample_tasks(env_name, 1, seed=3, family=name)[0]
+        traj = run_episode(env, DetourExpert() if expert == "detour" else ReferenceExpert(), task)
+        if not traj.initial_plan:
+            continue
+        planned += 1
+        row = episode_messages(env_id, action_set, task.request, traj.steps, None, traj.initial_plan)
+        assert not any("New plan" in m["content"] for m in row), name
+        for i, step in enumerate(traj.steps):
+            live = episode_messages(env_id, action_set, task.request, traj.steps[:i], step.observation,
+                                    traj.initial_plan)
+            assert live == row[:len(live)], (name, i)
+    assert planned >= 8

@@ -40,15 +40,17 @@ class ReferenceExpert(Agent):
             return Decision(Action(thought="Nothing left to do.", status=Status.FINISH))
         ref = self._todo.pop(0)
         done = len(self._plan) - len(self._todo) - 1
-        remaining = self._plan[done + 1 :]
         thought = self._plan[done] if done < len(self._plan) else ""
+        # The plan stays as made: the runtime agent shows its plan unchanged until it replans, and
+        # a training row sees each step's plan. The expert once set the plan to the steps left after
+        # each action, so rows opened on a plan without its first step, then a shorter "New plan"
+        # at every turn, which the agent at run time never shows.
         if ref.control_name is None:
-            return Decision(ref.model_copy(update={"thought": thought, "plan": remaining}))
+            return Decision(ref.model_copy(update={"thought": thought}))
         control = observation.find(ref.control_name)
         if control is None:
             return Decision(Action(thought=f"'{ref.control_name}' is not on screen; giving up.", status=Status.FAIL))
-        return Decision(ref.model_copy(update={"control_label": control.label, "thought": thought,
-                                               "plan": remaining}))
+        return Decision(ref.model_copy(update={"control_label": control.label, "thought": thought}))
 
 
 class DetourExpert(ReferenceExpert):
@@ -77,7 +79,7 @@ class DetourExpert(ReferenceExpert):
             ahead = self._todo[1]
             control = observation.find(ahead.control_name) if ahead.control_name is not None else None
             if ahead.control_name is None or control is not None:
-                update = {"thought": "", "plan": [], "status": Status.CONTINUE}
+                update = {"thought": "", "status": Status.CONTINUE}
                 if control is not None:
                     update["control_label"] = control.label
                 return Decision(ahead.model_copy(update=update))

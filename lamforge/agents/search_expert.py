@@ -113,7 +113,8 @@ class SearchExpert(Agent):
             return Decision(Action(thought="The task is already done.", status=Status.FINISH))
         ref = self._todo.pop(0)
         done = len(self._path) - len(self._todo) - 1
-        update: dict[str, Any] = {"thought": self._plan[done], "plan": self._plan[done + 1:]}
+        # the plan stays as made (see ReferenceExpert.act): the thought names the step being done
+        update: dict[str, Any] = {"thought": self._plan[done]}
         if ref.control_name is not None:
             control = observation.find(ref.control_name)
             if control is None:
