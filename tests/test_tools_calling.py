@@ -42,6 +42,10 @@ def test_calls_grammar_accepts_typed_calls_several_lines_and_no_call():
     assert not _accepts(g, 'get_wether(city="Paris")')  # unknown function
     assert not _accepts(g, "ping()\nping()\nping()")  # more than max_calls
     assert not _accepts(g, "NO_CALL\nping()")
+    # numbers are bounded (a forged model once wrote an 80-digit id until its token budget ran out)
+    assert _accepts(g, "get_weather(city=\"Paris\", days=" + "9" * 18 + ")")
+    assert not _accepts(g, "get_weather(city=\"Paris\", days=" + "9" * 19 + ")")
+    assert not _accepts(g, "sum_all(values=[1." + "5" * 10 + "])")
 
 
 def test_action_grammar_for_office_style_specs_is_unchanged_in_language():

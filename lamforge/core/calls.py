@@ -178,8 +178,10 @@ def _eval(node: ast.AST):
 
 _VALUE_RULES = {
     "string": '"\\"" ([^"\\\\\\n] | "\\\\" ["\\\\n])* "\\""',
-    "integer": '"-"? [0-9]+',
-    "number": '"-"? [0-9]+ ("." [0-9]+)?',
+    # bounded: a forged model once wrote item_id=2944444... for 80 digits (session 14), which spent
+    # the token budget and crashed the database call; 18 digits hold any 64-bit integer
+    "integer": '"-"? [0-9]{1,18}',
+    "number": '"-"? [0-9]{1,18} ("." [0-9]{1,9})?',
     "boolean": '"true" | "false"',
     # JSON-ish structured values for catalog tools (lamforge.tools); Python and JSON read them alike
     "array": '"[" (v_any (", " v_any)*)? "]"',
