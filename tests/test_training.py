@@ -346,3 +346,58 @@ def test_kto_examples_take_both_sides_and_never_none_at_small_sizes(tiny_model_d
         assert len(chosen) == min(n, 2 * len(good.steps))
         if n >= 2:
             assert {e["label"] for e in chosen} == {True, False}
+
+
+def test_prefix_sharing_gives_the_same_loss_and_steps_aside_under_gradient_checkpointing(tiny_model_dir):
+    """Two rows with a common prefix: the loss with the prefix run once equals the plain loss; with
+    gradient checkpointing on (which drops the key/value cache that sharing needs, as TRL sets a
+    GPU up) the trainer falls back to the plain pass instead of crashing (session 14 on an H200:
+    AttributeError on the missing cache in phase 2)."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from lamforge.training.rows import IGNORE
+    from lamforge.training.sft import LamSFTTrainer
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    ids = torch.tensor([list(range(5, 25)) + [40, 41, 42, 43], list(range(5, 25)) + [50, 51, 52, 53]])
+    labels = torch.full_like(ids, IGNORE)
+    labels[:, 20:] = ids[:, 20:]
+    inputs = {"input_ids": ids, "labels": labels, "attention_mask": torch.ones_like(ids)}
+
+    def loss(share: bool) -> float:
+        trainer = SimpleNamespace(args=SimpleNamespace(targets_only_head=True, share_prefix=share))
+        return float(LamSFTTrainer.compute_loss(trainer, model, inputs))
+
+    model.train()
+    plain, shared = loss(False), loss(True)
+    assert abs(plain - shared) < 1e-4
+    model.gradient_checkpointing_enable()
+    assert abs(loss(True) - plain) < 1e-4
+
+
+def test_family_weights_by_steps_give_long_families_their_share():
+    """data.family_weights=steps: each family's share is in proportion to its mean episode length,
+    a family with too few trajectories passes its share on, and 'even' keeps the first n."""
+    from lamforge.core.errors import LamforgeError
+    from lamforge.core.schemas import Action, Observation, Step, Task, Trajectory
+    from lamforge.training.phases import by_family_weight
+
+    def traj(family: str, steps: int, i: int) -> Trajectory:
+        obs = Observation(request="r", state="s", controls=[])
+        return Trajectory(id=f"{family}-{i}", task=Task(id=f"{family}-{i}", env_id="e", request="r", family=family),
+                          agent="expert", steps=[Step(index=k, observation=obs, action=Action(function="f"))
+                                                 for k in range(steps)])
+
+    pool = [traj("one", 1, i) for i in range(40)] + [traj("four", 4, i) for i in range(40)] + \
+        [traj("rare", 4, i) for i in range(2)]
+    chosen = by_family_weight(pool, 30, "steps")
+    count = {f: sum(t.task.family == f for t in chosen) for f in ("one", "four", "rare")}
+    assert len(chosen) == 30 and count["rare"] == 2 and count["four"] > 3 * count["one"] > 0, count
+    assert by_family_weight(pool, 30, "even") == pool[:30]
+    assert len(by_family_weight(pool, 500, "steps")) == len(pool)
+    with pytest.raises(LamforgeError):
+        by_family_weight(pool, 5, "uniform")

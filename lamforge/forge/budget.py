@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lamforge.core.errors import LamforgeError
-from lamforge.training.recipe import DataConfig, EvalConfig
+from lamforge.training.recipe import OVERDRAW, DataConfig, EvalConfig
 
 # Relative costs, measured on the quick recipe against the phase-2 training rate and the base model's
 # episode time (see the module docstring): tokens of a plan row, of a phase-4 row pass relative to a
@@ -108,7 +108,7 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
     from lamforge.envs import action_set_of
     from lamforge.evaluation.compare import make_model_agent
     from lamforge.evaluation.online import online_eval
-    from lamforge.training.phases import model_dir, read_store
+    from lamforge.training.phases import by_family_weight, model_dir, read_store
     from lamforge.training.recipe import build_config
     from lamforge.training.rows import trajectory_row
     from lamforge.training.sft import LamSFTConfig, load_for_training, train_sft
@@ -117,13 +117,16 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
     base = recipe.get("base_model", "smollm2-135m")
     section = dict(recipe.get("phase2", {}))
     batch = int(section.get("per_device_train_batch_size", 1)) * int(section.get("gradient_accumulation_steps", 1))
-    train, _, _ = split_pool(env, batch * (steps + 1) + episodes, seed=991)  # not the forge's seed-0 pool
+    # the timed rows are drawn as phase 2 draws them: weighted shares favour long (costly) episodes
+    weights = DataConfig.of(recipe).family_weights
+    draw = batch * (steps + 1) * (OVERDRAW if weights != "even" else 1)
+    train, _, _ = split_pool(env, draw + episodes, seed=991)  # not the forge's seed-0 pool
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         c0 = time.perf_counter()
-        collected = collect_trajectories(train[: batch * (steps + 1)], Path(tmp) / "data", env_name=env,
+        collected = collect_trajectories(train[:draw], Path(tmp) / "data", env_name=env,
                                          expert="reference", workers=1)
         collect_s = (time.perf_counter() - c0) / max(1, collected.get("passed", 0) + collected.get("failed", 0))
-        trajs = read_store(Path(tmp) / "data")
+        trajs = by_family_weight(read_store(Path(tmp) / "data"), batch * (steps + 1), weights)
         model, tokenizer = load_for_training(model_dir(base))
         rows = [trajectory_row(tokenizer, t, action_set_of(env)) for t in trajs]
         config = build_config(LamSFTConfig, {**section, "num_train_epochs": 1, "max_steps": steps + 1,
@@ -168,12 +171,12 @@ def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
     def epochs(section: str) -> float:
         return float(recipe.get(section, {}).get("num_train_epochs", 1))
 
-    trained = min(d.trajectories, d.collect)
+    trained = min(d.trajectories, d.to_collect())
     rehearsal = d.plan_rehearsal * COSTS["plan_row_tokens"]
     explore_eps = (d.explore_tasks + d.explore_fresh) * d.explore_attempts
     phase4_rows = 2 * d.reward_trajectories + d.ppo_trajectories * epochs("phase4_ppo") + d.kto_examples
     return {
-        "collect": d.collect * speed.collect_s / workers,
+        "collect": d.to_collect() * speed.collect_s / workers,
         "phase 1": d.plan_rows * epochs("phase1") * COSTS["plan_row_tokens"] / tok,
         "phase 2": (trained * row + rehearsal) * epochs("phase2") / tok,
         "phase 3": explore_eps * speed.episode_s * COSTS["explore_episode"] / workers

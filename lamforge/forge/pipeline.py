@@ -42,7 +42,7 @@ def collect(env: str, recipe: dict, run: Run, limit: int | None) -> dict:
     from lamforge.data.taskfile import split_pool, write_tasks
 
     sizes = DataConfig.of(recipe)
-    n = sizes.collect
+    n = sizes.to_collect()
     n = min(n, limit) if limit else n
     n_val = sizes.validation
     data = run.data

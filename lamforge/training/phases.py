@@ -86,6 +86,35 @@ def imitation_rows(tokenizer, trajectories: list[Trajectory], action_set, plan_d
     return rows
 
 
+def by_family_weight(trajectories: list[Trajectory], n: int, mode: str = "even") -> list[Trajectory]:
+    """``n`` of ``trajectories`` (kept in their order within a family). ``even`` takes the first n;
+    ``steps`` gives each family a share in proportion to its mean episode length, so a five-call
+    family gets as many decisions to learn from per call as a one-call family: with even shares the
+    service model learnt that two calls end a task, and stopped there in every 3- to 5-call family
+    (session 14: 0 of 13 held-out episodes of those families, each ending in FINISH after call 2)."""
+    if mode == "even":
+        return trajectories[:n]
+    if mode != "steps":
+        raise LamforgeError(f"data.family_weights must be even or steps, not {mode!r}")
+    groups: dict[str, list[Trajectory]] = {}
+    for t in trajectories:
+        groups.setdefault(t.task.family or "", []).append(t)
+    weight = {f: sum(len(t.steps) for t in ts) / len(ts) for f, ts in groups.items()}
+    quota = {f: 0 for f in groups}
+    left = min(n, len(trajectories))
+    while left > 0:  # shares in proportion to weight, a family that runs out passing its share on
+        open_ = [f for f in groups if quota[f] < len(groups[f])]
+        total = sum(weight[f] for f in open_)
+        given = 0
+        for f in open_:
+            extra = min(len(groups[f]) - quota[f], max(1, int(left * weight[f] / total)), left - given)
+            quota[f] += extra
+            given += extra
+        left -= given
+    chosen = {id(t) for f, ts in groups.items() for t in ts[:quota[f]]}
+    return [t for t in trajectories if id(t) in chosen]
+
+
 def hides_target(traj: Trajectory, action_set) -> bool:
     """Whether a step of ``traj`` acts on a control the environment's screen filter does not show."""
     if action_set.screen_filter is None:
@@ -204,14 +233,16 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
     rehearsal = rehearsal_rows(tokenizer, run, sizes.plan_rehearsal, env_id)
     if phase == 2:
         detours = detour_trajectories(run)[:round(n * sizes.detour_share)]
-        return imitation_rows(tokenizer, passed[:n - len(detours)] + detours, action_set, dropout,
+        chosen = by_family_weight(passed, n - len(detours), sizes.family_weights)
+        return imitation_rows(tokenizer, chosen + detours, action_set, dropout,
                               check_finish=check_finish) + rehearsal
     # phase 3: the new successes of exploration, plus a replay of the imitation data so the
     # families LAM2 already knew are not forgotten
     from lamforge.training.explore import new_successes
 
     found = new_successes(run)
-    replay = random.Random(1).sample(passed[:n], min(sizes.replay, len(passed[:n])))
+    imitated = by_family_weight(passed, n, sizes.family_weights)
+    replay = random.Random(1).sample(imitated, min(sizes.replay, len(imitated)))
     return imitation_rows(tokenizer, found + replay, action_set, dropout, seed=3, check_finish=check_finish) + rehearsal
 
 

@@ -102,6 +102,9 @@ def _f(default: Any, help: str) -> Any:
     return dataclasses.field(default=default, metadata={"help": help})
 
 
+OVERDRAW = 3  # data.family_weights=steps: tasks collected per phase-2 trajectory (collection is cheap)
+
+
 @dataclasses.dataclass
 class DataConfig:
     """The recipe's ``data`` section: how much data each stage gets. ``--budget`` scales the counts
@@ -116,6 +119,8 @@ class DataConfig:
     plans_evolve: int = _f(1, "rounds of task-plan evolution (composites, rewording)")
     plan_rows: int = _f(120, "task-plan pairs used in phase 1")
     trajectories: int = _f(800, "verified expert trajectories used in phase 2")
+    family_weights: str = _f("even", "phase 2's share of each task family: even, or steps (in proportion to "
+                                      "its mean episode length; collection then runs 3x the tasks to choose from)")
     check_finish: float = _f(1.0, "share of rows that end on the screen after the last action and a bare FINISH")
     plan_dropout: float = _f(0.5, "share of phase 2/3 rows without the plan in the prompt (evaluation runs without)")
     plan_rehearsal: int = _f(24, "task-plan rows mixed into phases 2-3 so planning is not forgotten")
@@ -130,6 +135,10 @@ class DataConfig:
     reward_trajectories: int = _f(16, "phase 4: trajectories per side (successes / failures) for the reward model")
     ppo_trajectories: int = _f(8, "phase 4: failed exploration attempts PPO trains on")
     kto_examples: int = _f(16, "phase 4: per-step examples for KTO (0 skips it)")
+
+    def to_collect(self) -> int:
+        """Tasks the expert runs: weighted family shares choose from OVERDRAW times the trajectories."""
+        return self.collect if self.family_weights == "even" else max(self.collect, OVERDRAW * self.trajectories)
 
     @classmethod
     def of(cls, recipe: dict[str, Any]) -> DataConfig:
