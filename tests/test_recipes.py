@@ -49,6 +49,7 @@ def test_recipes_that_extend_each_other_in_a_circle_are_refused(tmp_path):
     (["data.trajectoris=5"], "no field"),          # a typo would otherwise silently use the default
     (["data.collect=many"], "must be int"),
     (["eval.tasks=1.5"], "must be int"),
+    (["data.family_weights=uniform"], "must be one of even, steps"),
     (["phase9.learning_rate=1"], "unknown recipe section"),
 ])
 def test_bad_keys_and_values_are_refused_when_the_recipe_loads(bad, message):

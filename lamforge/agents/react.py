@@ -26,8 +26,8 @@ from lamforge.core.schemas import Action, Observation, Status, Step, Task
 
 
 # Tokens the model chooses in one action (the grammar's forced text is free). The service expert's
-# longest action, an e-mail with its label attached, needs 63: at the old 48 the body was cut, the
-# attachment never written, and return_and_email_label failed for any model, however well trained.
+# longest action, an e-mail with its label attached, needs 63: at the old 48 the call was closed
+# before its attachment, and return_and_email_label failed for any model, however well trained.
 MAX_ACTION_TOKENS = 96
 
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lamforge.core.errors import LamforgeError
-from lamforge.training.recipe import OVERDRAW, DataConfig, EvalConfig
+from lamforge.training.recipe import DataConfig, EvalConfig
 
 # Relative costs, measured on the quick recipe against the phase-2 training rate and the base model's
 # episode time (see the module docstring): tokens of a plan row, of a phase-4 row pass relative to a
@@ -118,15 +118,15 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
     section = dict(recipe.get("phase2", {}))
     batch = int(section.get("per_device_train_batch_size", 1)) * int(section.get("gradient_accumulation_steps", 1))
     # the timed rows are drawn as phase 2 draws them: weighted shares favour long (costly) episodes
-    weights = DataConfig.of(recipe).family_weights
-    draw = batch * (steps + 1) * (OVERDRAW if weights != "even" else 1)
+    sizes = DataConfig.of(recipe)
+    draw = batch * (steps + 1) * sizes.overdraw
     train, _, _ = split_pool(env, draw + episodes, seed=991)  # not the forge's seed-0 pool
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         c0 = time.perf_counter()
         collected = collect_trajectories(train[:draw], Path(tmp) / "data", env_name=env,
                                          expert="reference", workers=1)
         collect_s = (time.perf_counter() - c0) / max(1, collected.get("passed", 0) + collected.get("failed", 0))
-        trajs = by_family_weight(read_store(Path(tmp) / "data"), batch * (steps + 1), weights)
+        trajs = by_family_weight(read_store(Path(tmp) / "data"), batch * (steps + 1), sizes.family_weights)
         model, tokenizer = load_for_training(model_dir(base))
         rows = [trajectory_row(tokenizer, t, action_set_of(env)) for t in trajs]
         config = build_config(LamSFTConfig, {**section, "num_train_epochs": 1, "max_steps": steps + 1,

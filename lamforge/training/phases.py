@@ -91,14 +91,15 @@ def by_family_weight(trajectories: list[Trajectory], n: int, mode: str = "even")
     ``steps`` gives each family a share in proportion to its mean episode length, so a five-call
     family gets as many decisions to learn from per call as a one-call family: with even shares the
     service model learnt that two calls end a task, and stopped there in every 3- to 5-call family
-    (session 14: 0 of 13 held-out episodes of those families, each ending in FINISH after call 2)."""
+    (session 14: 0 of 13 held-out episodes of those families, each ending in FINISH after at most two
+    calls)."""
     if mode == "even":
         return trajectories[:n]
     if mode != "steps":
         raise LamforgeError(f"data.family_weights must be even or steps, not {mode!r}")
     groups: dict[str, list[Trajectory]] = {}
     for t in trajectories:
-        groups.setdefault(t.task.family or "", []).append(t)
+        groups.setdefault(t.task.family, []).append(t)
     weight = {f: sum(len(t.steps) for t in ts) / len(ts) for f, ts in groups.items()}
     quota = {f: 0 for f in groups}
     left = min(n, len(trajectories))

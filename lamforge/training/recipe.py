@@ -98,8 +98,8 @@ def build_config(cls, section: dict[str, Any], **fixed: Any):
     return cls(**{**section, **fixed})
 
 
-def _f(default: Any, help: str) -> Any:
-    return dataclasses.field(default=default, metadata={"help": help})
+def _f(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
 
 
 OVERDRAW = 3  # data.family_weights=steps: tasks collected per phase-2 trajectory (collection is cheap)
@@ -120,7 +120,8 @@ class DataConfig:
     plan_rows: int = _f(120, "task-plan pairs used in phase 1")
     trajectories: int = _f(800, "verified expert trajectories used in phase 2")
     family_weights: str = _f("even", "phase 2's share of each task family: even, or steps (in proportion to "
-                                      "its mean episode length; collection then runs 3x the tasks to choose from)")
+                                      "its mean episode length; collection then runs 3x the tasks to choose from)",
+                             choices=("even", "steps"))
     check_finish: float = _f(1.0, "share of rows that end on the screen after the last action and a bare FINISH")
     plan_dropout: float = _f(0.5, "share of phase 2/3 rows without the plan in the prompt (evaluation runs without)")
     plan_rehearsal: int = _f(24, "task-plan rows mixed into phases 2-3 so planning is not forgotten")
@@ -136,9 +137,14 @@ class DataConfig:
     ppo_trajectories: int = _f(8, "phase 4: failed exploration attempts PPO trains on")
     kto_examples: int = _f(16, "phase 4: per-step examples for KTO (0 skips it)")
 
+    @property
+    def overdraw(self) -> int:
+        """Tasks collected per phase-2 trajectory: weighted family shares choose from a larger draw."""
+        return 1 if self.family_weights == "even" else OVERDRAW
+
     def to_collect(self) -> int:
-        """Tasks the expert runs: weighted family shares choose from OVERDRAW times the trajectories."""
-        return self.collect if self.family_weights == "even" else max(self.collect, OVERDRAW * self.trajectories)
+        """Tasks the expert runs."""
+        return max(self.collect, self.overdraw * self.trajectories) if self.overdraw > 1 else self.collect
 
     @classmethod
     def of(cls, recipe: dict[str, Any]) -> DataConfig:
@@ -182,6 +188,9 @@ def check_recipe(recipe: dict[str, Any]) -> None:
             kind = {"int": int, "float": (int, float), "str": str}.get(str(f.type))
             if kind is not None and not isinstance(value, kind) or isinstance(value, bool):
                 raise RecipeError(f"{name}.{f.name} must be {f.type}, not {value!r}")
+            choices = f.metadata.get("choices")
+            if choices and value not in choices:
+                raise RecipeError(f"{name}.{f.name} must be one of {', '.join(choices)}, not {value!r}")
 
 
 def build_all(recipe: dict[str, Any], output_dir: str) -> dict[str, Any]:
