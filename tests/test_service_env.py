@@ -88,30 +88,43 @@ def test_observation_shows_retrieved_functions_and_last_result(env):
     assert str(task.params["item_id"]) in obs.state
 
 
-def test_the_screen_lists_twelve_described_functions_the_lean_one_eight_and_an_unlisted_one_still_runs():
-    task = _task("change_address", 0)
-    lean = make("service", timeout=3.0, top_k=8, describe=False)
+def test_the_screen_lists_twelve_described_functions_and_the_pins_the_lean_one_eight_and_an_unlisted_one_still_runs():
+    task = _task("store_credit", 0)
+    lean = make("service", timeout=3.0, top_k=8, describe=False, pinned=())
     try:
         obs, _ = lean.reset(options={"task": task})
         assert len(obs.controls) == 8
-        assert next(c for c in obs.controls if c.name == "get_order").value == "(order_id: integer)"
-        # "The customer moved: deliver order #9900 to ...": the function it needs ranks low for that
-        # wording, and the model must be able to call it anyway (the grammar offers every function)
-        assert "update_shipping_address" not in {c.name for c in obs.controls}
-        obs, *_ = lean.step(Action(function="update_shipping_address", status=Status.FINISH,
-                                   args={"order_id": task.params["order_id"], "address": task.params["address"]}))
-        assert obs.last_action_error is None, obs.last_action_error
-        assert task.check(lean.unwrapped.judge())
+        # "Give <name> store credit" never says "find customer": retrieval alone leaves out the first
+        # call, and the model must be able to call it anyway (the grammar offers every function)
+        assert "find_customer" not in {c.name for c in obs.controls}
+        obs, *_ = lean.step(Action(function="find_customer", args={"name": task.params["name"]}))
+        assert obs.last_action_error is None and str(task.params["customer_id"]) in obs.state
     finally:
         lean.close()
     default = make("service", timeout=3.0)
     try:
         obs, _ = default.reset(options={"task": task})
-        assert len(obs.controls) == 12
-        get_order = next(c for c in obs.controls if c.name == "get_order")
-        assert get_order.value.startswith("(order_id: integer) Look up an order")
+        names = [c.name for c in obs.controls]
+        assert {"get_order", "find_customer", "get_customer", "run_python"} <= set(names)
+        assert 12 <= len(names) <= 16 and [c.label for c in obs.controls] == sorted(c.label for c in obs.controls)
+        find = next(c for c in obs.controls if c.name == "find_customer")
+        assert find.value.startswith("(name: string = None, email: string = None) Search customer accounts")
     finally:
         default.close()
+    with pytest.raises(ValueError, match="not in the catalog"):
+        make("service", pinned=("get_order", "teleport"))
+
+
+def test_every_reference_call_is_on_the_screen_of_its_step(env):
+    """Retrieval + pins show the function each step needs, in every family (the model picks among
+    what it sees: a missing function was the biggest cause of failed service episodes)."""
+    missing = []
+    for name in sorted(FAMILIES):
+        for seed in (0, 1):
+            traj = run_episode(env, ReferenceExpert(), _task(name, seed))
+            missing += [(name, seed, s.action.function) for s in traj.steps
+                        if s.action.function and s.action.function not in {c.name for c in s.observation.controls}]
+    assert missing == []
 
 
 def test_distractor_runs_harmlessly(env):

@@ -116,7 +116,7 @@ def test_step_queries_are_the_queries_the_env_retrieves_with():
         obs, _ = env.reset(options={"task": task})
         seen = 0
         for action in family_of(task).solution(task):
-            found = {specs[i].name for i in retrieve(env_query(obs), env.unwrapped.top_k)}
+            found = {specs[i].name for i in retrieve(env_query(obs), env.unwrapped.top_k) + env.unwrapped.pinned}
             assert found == {c.name for c in obs.controls}
             seen += obs.state != "No calls yet."
             obs, *_ = env.step(action)

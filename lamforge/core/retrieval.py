@@ -46,7 +46,10 @@ def embed(texts: list[str], batch: int = 64) -> np.ndarray:
 
 def stem(word: str) -> str:
     """A light English suffix stripper (comments -> comment, highlighted -> highlight); enough for
-    short UI texts without a stemming dependency."""
+    short UI texts without a stemming dependency. Nouns in -ery meet their verb (delivery ->
+    deliver): "deliver it to 5 Elm St" must find "change the delivery address"."""
+    if word.endswith("ery") and len(word) >= 6:
+        return word[:-1]
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
