@@ -92,6 +92,14 @@ def test_files_and_tables(report: Path):
         assert "Document snapshots skipped" in html
 
 
+def test_every_episode_is_saved_in_the_trajectory_format(report: Path):
+    folder = report.parent / "trajectories"
+    assert sorted(f.name for f in folder.iterdir()) == ["expert.jsonl", "lam2.jsonl"]
+    back = [Trajectory.model_validate_json(line) for line in (folder / "lam2.jsonl").read_text().splitlines()]
+    assert [(t.task.family, t.success, len(t.steps)) for t in back] == [("bold_text", True, 2), ("add_comment", False, 2)]
+    assert back[1].steps[1].error == "no selection"
+
+
 def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -102,7 +102,8 @@ def test_a_run_whose_stores_trained_on_a_held_out_task_is_refused(tmp_path):
         run_bench(["bm25"], [1], run=tmp_path, sets=["tasks"])
 
 
-def test_step_queries_are_the_queries_the_env_retrieves_with():
+@pytest.mark.parametrize("follow_results", [False, True])
+def test_step_queries_are_the_queries_the_env_retrieves_with(follow_results):
     from lamforge.envs import make
     from lamforge.envs.service.env import retrieve
     from lamforge.envs.service.functions import SERVICE_ACTIONS
@@ -111,16 +112,20 @@ def test_step_queries_are_the_queries_the_env_retrieves_with():
     heldout, _, _ = heldout_and_train(None)
     task = next(t for t in heldout if t.family == "return_and_email_label")
     specs = list(SERVICE_ACTIONS)
-    env = make("service")
+    env = make("service", follow_results=follow_results)
     try:
         obs, _ = env.reset(options={"task": task})
-        seen = 0
+        queries, screens = [], []
         for action in family_of(task).solution(task):
-            found = {specs[i].name for i in retrieve(env_query(obs), env.unwrapped.top_k) + env.unwrapped.pinned}
-            assert found == {c.name for c in obs.controls}
-            seen += obs.state != "No calls yet."
+            queries.append(env_query(env, obs))
+            screens.append({c.name for c in obs.controls})
+            found = {specs[i].name for i in retrieve(queries[-1], env.unwrapped.top_k) + env.unwrapped.pinned}
+            assert found == screens[-1]
             obs, *_ = env.step(action)
-        assert seen >= 4  # later steps' queries carried real result fields
+        if follow_results:  # later steps' queries carry the real result's fields, and the screen moves
+            assert all(q != task.request for q in queries[1:]) and len({frozenset(s) for s in screens}) > 1
+        else:  # the request alone: one screen for the whole episode
+            assert set(queries) == {task.request} and len({frozenset(s) for s in screens}) == 1
     finally:
         env.close()
 

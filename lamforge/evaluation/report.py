@@ -22,6 +22,7 @@ import base64
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -73,10 +74,19 @@ def order_models(names: Iterable[str]) -> list[str]:
     return known + [n for n in names if n not in known]
 
 
+def _write_trajectories(folder: Path, trajectories: dict[str, list[Trajectory]]) -> None:
+    """All of them, not only the viewer's: a failure is studied on the episode itself."""
+    folder.mkdir(exist_ok=True)
+    for model, trajs in trajectories.items():
+        name = re.sub(r"[^\w.-]+", "_", model)
+        (folder / f"{name}.jsonl").write_text("".join(t.model_dump_json() + "\n" for t in trajs), encoding="utf-8")
+
+
 def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, list[Trajectory]],
                  out_dir: str | Path, *, title: str = "lamforge evaluation", max_trajectories: int = 100,
                  max_snapshots: int = 12, ablation: list[dict[str, Any]] | None = None) -> Path:
-    """Write ``report.html``, ``results.json`` and ``results.csv`` into ``out_dir``; returns the
+    """Write ``report.html``, ``results.json``, ``results.csv`` and every online episode as
+    ``trajectories/<model>.jsonl`` (the shared trajectory format, one per line) into ``out_dir``; returns the
     HTML path. At most ``max_trajectories`` trajectories per model go into the viewer and at most
     ``max_snapshots`` document snapshots into the whole page (LibreOffice takes a while)."""
     out = Path(out_dir)
@@ -84,6 +94,7 @@ def write_report(results: dict[str, dict[str, Any]], trajectories: dict[str, lis
     models = order_models([*results, *trajectories])
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     _write_csv(out / "results.csv", results, models)
+    _write_trajectories(out / "trajectories", trajectories)
     notes: list[str] = []
     shown = {m: trajectories.get(m, [])[:max_trajectories] for m in models}
     snaps = _snapshots([t for m in models for t in shown[m]], max_snapshots, notes)

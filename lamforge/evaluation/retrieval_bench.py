@@ -10,7 +10,8 @@ and checked against every task the run trained on before anything is scored:
 * ``tasks``: one query per held-out task, its request, labelled with every function its reference
   solution calls (a return-and-label task needs five).
 * ``steps``: the query the environment itself builds at each step of the reference solution (the
-  request plus the last result's field names, see ``ServiceEnv._observe``), labelled with the one
+  request, or with ``follow_results`` the request plus the last result's field names, see
+  ``ServiceEnv.retrieval_query``), labelled with the one
   function the reference calls at that step: what the agent actually retrieves with. The real
   environment runs the reference calls (database and loopback services), so the result fields are
   the real ones. The share of steps whose function is among the environment's own on-screen
@@ -139,12 +140,11 @@ def task_queries(tasks) -> list[Query]:
     return out
 
 
-def env_query(obs) -> str:
-    """The retrieval query exactly as ``ServiceEnv._observe`` builds it, from what is on screen: the
-    request plus the field names of the last result (``state`` holds that result's text)."""
-    from lamforge.envs.service.env import _result_keys
-
-    return f"{obs.request} {_result_keys(obs.state)}"
+def env_query(env, obs) -> str:
+    """The retrieval query exactly as ``ServiceEnv._observe`` builds it, from what is on screen
+    (``state`` holds the last result's text, or "No calls yet.")."""
+    last = "" if obs.state == "No calls yet." else obs.state
+    return env.unwrapped.retrieval_query(obs.request, last)
 
 
 def step_queries(tasks, progress: Callable[[int], None] | None = None) -> tuple[list[Query], float]:
@@ -161,7 +161,7 @@ def step_queries(tasks, progress: Callable[[int], None] | None = None) -> tuple[
             for action in family_of(task).solution(task):
                 if not action.function:
                     continue
-                out.append(Query(env_query(obs), (action.function,), task.id))
+                out.append(Query(env_query(env, obs), (action.function,), task.id))
                 shown += any(c.name == action.function for c in obs.controls)
                 obs, _, terminated, truncated, _ = env.step(action)
                 if terminated or truncated:

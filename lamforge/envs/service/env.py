@@ -10,8 +10,7 @@ services run as their own processes on ephemeral 127.0.0.1 ports from the first 
 ``LAMFORGE_SERVICE_DB_URL=postgresql://...`` (or ``db_url=``) the same code runs on that server.
 
 Observation: the request; ``state`` holds the result of the last call as text; the controls are the
-catalog functions retrieved for this step (BM25 over their docs, query = the request plus the last
-result's field names), each labelled by its place in the catalog so labels stay stable: choosing the right
+catalog functions retrieved for the request (BM25 over their docs) plus a few pinned ones, each labelled by its place in the catalog so labels stay stable: choosing the right
 function among 300+ is part of the task. Actions are plain API calls (``get_order(order_id=4417)``).
 """
 
@@ -54,6 +53,11 @@ SCREEN_FUNCTIONS = 12
 # the session-14 forge) whose function was on screen: BM25 top-12 91.3%, top-12 + these pins 98.9%,
 # top-8 + pins 97.5%; hybrid top-12 82.2%, MiniLM top-12 50.2%.
 PINNED_FUNCTIONS = ("get_order", "find_customer", "get_customer", "run_python")
+# The query was the request plus the last result's field names, so the screen changed after every
+# call. With the pins the request alone finds every reference call (186 of 186 expert steps, 13
+# families x 6 seeds), and a screen that stays put turns each later turn's control list into "No
+# change.": rows 16% shorter (3,609 -> 3,029 characters, 52 expert trajectories), so a fixed budget
+# trains on more of them. ``follow_results=True`` restores the moving screen.
 
 
 @dataclass(frozen=True)
@@ -103,11 +107,11 @@ class ServiceEnv(LamEnv):
 
     def __init__(self, render_mode: str | None = None, max_steps: int = 12, workdir: str | None = None,
                  db_url: str | None = None, top_k: int = SCREEN_FUNCTIONS, timeout: float = 5.0,
-                 describe: bool = True, pinned: tuple[str, ...] = PINNED_FUNCTIONS):
+                 describe: bool = True, pinned: tuple[str, ...] = PINNED_FUNCTIONS, follow_results: bool = False):
         super().__init__(render_mode=render_mode, max_steps=max_steps)
         self._root = Path(tempfile.mkdtemp(prefix="lamforge-service-", dir=workdir))
         self._server_url = db_url or os.environ.get("LAMFORGE_SERVICE_DB_URL")
-        self.top_k, self.timeout, self.describe = top_k, timeout, describe
+        self.top_k, self.timeout, self.describe, self.follow_results = top_k, timeout, describe, follow_results
         names = [spec.name for spec in SERVICE_ACTIONS]
         unknown = [n for n in pinned if n not in names]
         if unknown:
@@ -211,9 +215,13 @@ class ServiceEnv(LamEnv):
     def planted_text(self, where: str) -> str:
         return trust.read(self._engine, where)
 
+    def retrieval_query(self, request: str, last_result: str) -> str:
+        """What the screen's functions are retrieved with at a step whose last call returned ``last_result``."""
+        return f"{request} {_result_keys(last_result)}" if self.follow_results else request
+
     def _observe(self) -> tuple[list[Control], str]:
         last = self.results[-1] if self.results else ""
-        found = set(retrieve(f"{self.task.request} {_result_keys(last)}", self.top_k)) | set(self.pinned)
+        found = set(retrieve(self.retrieval_query(self.task.request, last), self.top_k)) | set(self.pinned)
         specs = list(SERVICE_ACTIONS)
         controls = [Control(label=i + 1, name=specs[i].name, type="Function",
                             value=signature(specs[i]) + (f" {specs[i].description}" if self.describe else ""))

@@ -7,6 +7,7 @@ deterministic data, as a clerk who knows the system would type them.
 from __future__ import annotations
 
 import random
+import shutil
 from string import Formatter
 
 from lamforge.core.schemas import Action, Task
@@ -201,8 +202,11 @@ class RefundItem(ServiceFamily):
         template = rng.choice(self.templates)
         order, _, item = self.pick_item(rng, template)
         return self.make_task(rng, self.word(rng, product=short_name(item["name"]), order=order["id"]), template,
-                              order_id=order["id"], item_id=item["id"],
-                              amount=round(item["price"] * item["quantity"], 2))
+                              order_id=order["id"], item_id=item["id"], price=item["price"],
+                              quantity=item["quantity"], amount=round(item["price"] * item["quantity"], 2))
+
+    def available(self) -> bool:
+        return shutil.which("bwrap") is not None  # the calculator's sandbox (make bubblewrap)
 
     def check(self, task, state):
         p = task.params
@@ -212,7 +216,12 @@ class RefundItem(ServiceFamily):
 
     def solution(self, task):
         p = task.params
+        # the line's amount is price x quantity, and a third of the lines hold 2: the session-14 LAM4
+        # refunded the order total or the unit price instead. The calculator turns the product into
+        # copying two numbers from get_order's result, which a 135M model does (as in partial_refund);
+        # always, so that whether to compute is never a decision to learn.
         return finish([call("get_order", order_id=p["order_id"]),
+                       call("run_python", code=f"result = round({p['price']} * {p['quantity']}, 2)"),
                        call("issue_refund", order_id=p["order_id"], amount=p["amount"], item_id=p["item_id"])])
 
 
