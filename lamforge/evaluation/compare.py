@@ -110,8 +110,8 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
                    lockstep: int = 1) -> dict:
     """Every model in ``names`` on the same held-out tasks: planning, offline and online metrics, the
     HTML report; returns ``{"results", "trajectories", "tasks", "references", "report"}``.
-    ``offline_limit``: offline decisions on that many references, evenly spaced over the tasks (the
-    teacher-forced pass cost ~60% of a model's evaluation in the session-6 demo; online success on
+    ``offline_limit``: offline decisions and plans on that many references and tasks, evenly spaced
+    (the teacher-forced pass cost ~60% of a model's evaluation in the session-6 demo; online success on
     every task is what the forge is judged on). ``lockstep``: a local model's online episodes run that
     many at a time in one process, their actions decoded in one batch (``models/lockstep.py``); 1
     runs them one at a time in ``workers`` processes."""
@@ -139,7 +139,10 @@ def compare_models(names: list[str], *, env: str = "office", run: Path = Path("r
     references = [r for r in references if r.success]
     environment.close()
     offline_refs = evenly_spaced(references, offline_limit)
-    pairs = [TaskPlan(task_id=t.id, task=t.request, plan=family_of(t).plan(t), family=t.family) for t in tasks]
+    # planning is judged on the offline pass's sample too: plans of all 60 tasks were 18% of a model's
+    # evaluation in the session-16 demo (31 of ~170 s), a diagnostic like the offline pass
+    pairs = [TaskPlan(task_id=t.id, task=t.request, plan=family_of(t).plan(t), family=t.family)
+             for t in evenly_spaced(tasks, offline_limit)]
     results, trajectories = {}, {}
     shared: dict = {}  # one grammar cache for every model of the comparison (same tokenizer)
     with (progress_bar() if progress else nullcontext()) as bar:

@@ -40,8 +40,13 @@ from lamforge.training.recipe import DataConfig, EvalConfig
 # episodes are the trained LAM2's, sampled, up to 10 steps, and took 3.2x a base-model episode (the
 # base model FINISHes at once); phase 3's batch-1 rows trained at 1.75x a phase-2 row's cost;
 # evaluation and monitor ran 13% and 26% over their estimates.
-COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 1.3, "eval_offline_episodes": 3.5,
-         "monitor_episodes": 2.0, "explore_episode": 3.2, "phase3_pass": 1.75,
+# Session 17 (2-core machine, one model's evaluation timed by part on 30 validation tasks): planning took
+# 0.52 s a task, ~1.0 of the 1.3 extra episodes, and now runs on the offline pass's sample
+# (``eval_plan_episodes``, charged for that share); loading and the references are the 0.3 left. The
+# monitor took 250 s of the session-16 demo (3.0 episodes a trajectory, 2.0 estimated), 152 s of it
+# LAM3's log-probabilities computed again for each model's KL; computed once, it is ~2.0.
+COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 0.3, "eval_offline_episodes": 3.5,
+         "eval_plan_episodes": 1.0, "monitor_episodes": 2.0, "explore_episode": 3.2, "phase3_pass": 1.75,
          # the monitor's sample per model: 20 took 304 s of the session-9 demo (13%), for a diagnostic;
          # 12 (one per family of the round-robin held-out list's first tasks) buys training data instead
          "monitor_sample": 12, "fixed_s": 60.0,
@@ -155,11 +160,12 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
 
 def eval_s_per_task(recipe: dict, speed: Speed, models: int) -> float:
     """Seconds one held-out task costs the final comparison: every model's online episode plus its
-    offline and planning decodes, over the evaluation's workers."""
+    offline and planning decodes (on ``eval.offline_tasks`` of the tasks), over the evaluation's workers."""
     ev = EvalConfig.of(recipe)
     workers, tasks = max(1, ev.workers), max(1, ev.tasks)
     offline_share = min(1.0, (ev.offline_tasks or tasks) / tasks)
-    extra = COSTS["eval_extra_episodes"] + COSTS["eval_offline_episodes"] * offline_share
+    sampled = COSTS["eval_offline_episodes"] + COSTS["eval_plan_episodes"]
+    extra = COSTS["eval_extra_episodes"] + sampled * offline_share
     return models * speed.episode_s * (1 + extra) / workers
 
 

@@ -143,7 +143,7 @@ def reward_hacking_monitor(run: Run, env: str, done: dict, names: list[str]) -> 
     of a 40-minute demo (session 6), a sample tells the trend."""
     from lamforge.envs import action_set_of
     from lamforge.forge.budget import COSTS
-    from lamforge.training.monitor import policy_kl
+    from lamforge.training.monitor import action_logprobs, policy_kl
     from lamforge.training.reward import RewardModel
 
     rm_dir = run.phase_dir("lam4") / "reward_model"
@@ -153,6 +153,8 @@ def reward_hacking_monitor(run: Run, env: str, done: dict, names: list[str]) -> 
     rm = RewardModel.load(rm_dir, action_set_of(env))
     result: dict = {"models": {}}
     scored: list[tuple[float, bool]] = []
+    references = done["references"][:sample]
+    lam3_logprobs = None  # LAM3's log-probabilities along the references, computed once for every model
     for name in names:
         trajs = [t for t in done["trajectories"].get(name, []) if t.steps][:sample]
         scores = [sum(s) / len(s) for s in (rm.score(t) for t in trajs)]
@@ -160,9 +162,13 @@ def reward_hacking_monitor(run: Run, env: str, done: dict, names: list[str]) -> 
         entry = {"rm_score": round(sum(scores) / len(scores), 4) if scores else None,
                  "true_tsr": done["results"][name]["online"].get("task_success_rate")}
         model = run.model(name)
-        if name.startswith("lam") and model.is_dir() and done["references"]:
-            entry["kl_to_lam3"] = policy_kl(model, run.model("lam3"), done["references"][:sample],
-                                            action_set_of(env))
+        if name == "lam3":
+            entry["kl_to_lam3"] = 0.0  # by definition
+        elif name.startswith("lam") and model.is_dir() and references:
+            if lam3_logprobs is None:
+                lam3_logprobs = action_logprobs(run.model("lam3"), references, action_set_of(env), sample)
+            entry["kl_to_lam3"] = policy_kl(model, references, action_set_of(env), reference=lam3_logprobs,
+                                            limit=sample)
         result["models"][name] = entry
     # does the reward model tell held-out successes from failures? (sign of the mean step score)
     if scored:

@@ -157,7 +157,7 @@ class EvalConfig:
 
     tasks: int = _f(60, "held-out tasks in the final comparison (every family, a template never trained on)")
     min_tasks: int = _f(60, "--budget keeps at least these")
-    offline_tasks: int | None = _f(20, "teacher-forced offline metrics on this many, evenly spaced (None: all)")
+    offline_tasks: int | None = _f(20, "teacher-forced offline metrics and plans on this many, evenly spaced (None: all)")
     workers: int = _f(2, "worker processes for the online episodes")
     max_steps: int = _f(7, "step limit of an online episode")
 

@@ -104,7 +104,7 @@ def train_reward_model(config: RewardConfig, base: str | Path, trajectories: lis
     seconds = time.perf_counter() - t0
     final = out / "reward_model"
     trainer.model.save_pretrained(str(final))
-    (final / "lamforge_reward.json").write_text(json.dumps({"base": str(base)}))
+    (final / "lamforge_reward.json").write_text(json.dumps({"base": base_reference(base, final)}))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     tokens = sum(len(r["input_ids"]) for r in rows)
     return {"rows": len(rows), "steps_scored": sum(len(r["positions"]) for r in rows),
@@ -113,6 +113,38 @@ def train_reward_model(config: RewardConfig, base: str | Path, trajectories: lis
             "tokens": tokens, "seconds": round(seconds, 1),
             "tokens_per_s": round(tokens * float(config.num_train_epochs) / seconds, 1) if seconds else None,
             "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+
+
+def base_reference(base: str | Path, folder: Path) -> str:
+    """How a saved reward model names the policy it was trained on: a local folder relative to the
+    reward model's own folder (the run folder can move, and the forge's paths are relative to the
+    directory it ran in: the session-16 demo's monitor could not be re-run from another directory),
+    anything else (a registered name) as given."""
+    import os
+
+    if (Path(base) / "config.json").is_file():
+        return os.path.relpath(Path(base).resolve(), Path(folder).resolve())
+    return str(base)
+
+
+def resolve_base(folder: str | Path) -> str:
+    """The base of the reward model saved in ``folder``: relative to ``folder`` first, then as given
+    (runs saved before the base was stored relative to the reward model: relative to the working directory)."""
+    from lamforge.core.errors import LamforgeError
+
+    folder = Path(folder)
+    try:
+        base = json.loads((folder / "lamforge_reward.json").read_text())["base"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise LamforgeError(f"{folder} is not a saved reward model (lamforge_reward.json unreadable: {e})") from e
+    beside = folder / base
+    if not Path(base).is_absolute() and (beside / "config.json").is_file():
+        return str(beside.resolve())
+    if (Path(base) / "config.json").is_file():
+        return base
+    raise LamforgeError(f"the reward model in {folder} was trained on {base}, which is neither beside it nor "
+                        "under the working directory: run from the directory the forge ran in, or move the "
+                        "run folder back")
 
 
 class RewardModel:
@@ -126,7 +158,7 @@ class RewardModel:
         from peft import PeftModel
 
         folder = Path(folder)
-        base = json.loads((folder / "lamforge_reward.json").read_text())["base"]
+        base = resolve_base(folder)
         model, tokenizer = _token_classifier(base)
         return cls(PeftModel.from_pretrained(model, str(folder)), tokenizer, action_set)
 
