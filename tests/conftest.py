@@ -83,4 +83,15 @@ def tiny_backend(tiny_model_dir: Path):
     return TransformersBackend.load(str(tiny_model_dir))
 
 
+@pytest.fixture(scope="session")
+def expert_refs():
+    """Reference-expert trajectories of 4 Office tasks (offline metrics, the monitor's KL)."""
+    from lamforge.agents.expert import ReferenceExpert
+    from lamforge.agents.runner import run_episode
+    from lamforge.envs import make
+    from lamforge.envs.tasks import sample_tasks
 
+    env = make("office")
+    refs = [run_episode(env, ReferenceExpert(), t) for t in sample_tasks("office", 4, seed=1)]
+    env.close()
+    return refs

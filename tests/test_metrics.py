@@ -11,9 +11,7 @@ import pytest
 
 from lamforge.agents.base import Decision
 from lamforge.agents.expert import ReferenceExpert
-from lamforge.agents.runner import run_episode
 from lamforge.core.schemas import Action, Control, Observation, Outcome, Status, Step, Task, TaskPlan, Trajectory
-from lamforge.envs import make
 from lamforge.envs.tasks import sample_tasks
 from lamforge.evaluation.metrics import (
     args_equal,
@@ -229,14 +227,6 @@ def test_online_metrics_known_values():
 
 
 # --- offline and online evaluation on the Office environment -----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def expert_refs() -> list[Trajectory]:
-    env = make("office")
-    refs = [run_episode(env, ReferenceExpert(), t) for t in sample_tasks("office", 4, seed=1)]
-    env.close()
-    return refs
 
 
 class _QuitsEarly(ReferenceExpert):

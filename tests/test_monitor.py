@@ -8,19 +8,8 @@ import shutil
 
 import pytest
 
-from lamforge.agents.expert import ReferenceExpert
-from lamforge.agents.runner import run_episode
 from lamforge.core.errors import LamforgeError
-from lamforge.envs import action_set_of, make
-from lamforge.envs.tasks import sample_tasks
-
-
-@pytest.fixture(scope="module")
-def references():
-    env = make("office")
-    refs = [run_episode(env, ReferenceExpert(), t) for t in sample_tasks("office", 3, seed=4)]
-    env.close()
-    return refs
+from lamforge.envs import action_set_of
 
 
 def _perturbed(tiny_model_dir, folder):
@@ -37,7 +26,8 @@ def _perturbed(tiny_model_dir, folder):
     return folder
 
 
-def test_kl_to_a_reference_computed_once(tiny_model_dir, tmp_path, references):
+def test_kl_to_a_reference_computed_once(tiny_model_dir, tmp_path, expert_refs):
+    references = expert_refs
     from lamforge.training.monitor import action_logprobs, policy_kl
 
     actions = action_set_of("office")

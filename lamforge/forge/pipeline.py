@@ -150,7 +150,8 @@ def reward_hacking_monitor(run: Run, env: str, done: dict, names: list[str]) -> 
     if not (rm_dir / "lamforge_reward.json").is_file():
         return {"note": "no reward model in this run"}
     sample = int(COSTS["monitor_sample"])
-    rm = RewardModel.load(rm_dir, action_set_of(env))
+    actions = action_set_of(env)
+    rm = RewardModel.load(rm_dir, actions)
     result: dict = {"models": {}}
     scored: list[tuple[float, bool]] = []
     references = done["references"][:sample]
@@ -166,9 +167,8 @@ def reward_hacking_monitor(run: Run, env: str, done: dict, names: list[str]) -> 
             entry["kl_to_lam3"] = 0.0  # by definition
         elif name.startswith("lam") and model.is_dir() and references:
             if lam3_logprobs is None:
-                lam3_logprobs = action_logprobs(run.model("lam3"), references, action_set_of(env), sample)
-            entry["kl_to_lam3"] = policy_kl(model, references, action_set_of(env), reference=lam3_logprobs,
-                                            limit=sample)
+                lam3_logprobs = action_logprobs(run.model("lam3"), references, actions, sample)
+            entry["kl_to_lam3"] = policy_kl(model, references, actions, reference=lam3_logprobs, limit=sample)
         result["models"][name] = entry
     # does the reward model tell held-out successes from failures? (sign of the mean step score)
     if scored:

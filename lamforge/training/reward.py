@@ -140,11 +140,14 @@ def resolve_base(folder: str | Path) -> str:
     beside = folder / base
     if not Path(base).is_absolute() and (beside / "config.json").is_file():
         return str(beside.resolve())
-    if (Path(base) / "config.json").is_file():
-        return base
-    raise LamforgeError(f"the reward model in {folder} was trained on {base}, which is neither beside it nor "
-                        "under the working directory: run from the directory the forge ran in, or move the "
-                        "run folder back")
+    from lamforge.training.phases import model_dir  # a folder under the working directory, or a registered name
+
+    try:
+        return str(model_dir(base))
+    except LamforgeError:
+        raise LamforgeError(f"the reward model in {folder} was trained on {base}, which is neither beside it nor "
+                            "under the working directory: run from the directory the forge ran in, or move the "
+                            "run folder back") from None
 
 
 class RewardModel:
