@@ -19,7 +19,7 @@ from lamforge.agents.react import ReactAgent, is_valid
 from lamforge.agents.runner import read_log, run_episode
 from lamforge.core.calls import action_grammar, format_action, parse_action
 from lamforge.core.errors import ParseError, UnknownFunction
-from lamforge.core.schemas import Action, Status
+from lamforge.core.schemas import Action, Control, Observation, Status
 from lamforge.envs import make
 from lamforge.envs.office.actions import OFFICE_ACTIONS
 from lamforge.envs.tasks import sample_tasks
@@ -83,7 +83,45 @@ def test_grammar_offers_only_controls_on_screen_of_fitting_type():
     assert not accepts('select_option(control="Font Size", option="inner")')
     assert not accepts(f'select_option(control="{others[0].name}", option="Yellow")')
     assert not accepts('select_option(control="Teleport", option="Yellow")')
-    assert accepts(f'click(control="{others[0].name}")') and accepts('select_text(text="any phrase") FINISH')
+    assert accepts(f'click(control="{others[0].name}")')
+    para = next(c for c in obs.controls if c.type == "Paragraph" and len(c.value.split()) >= 3)
+    assert accepts(f'select_text(text="{" ".join(para.value.split()[1:3])}") FINISH')
+    assert not accepts('select_text(text="any phrase") FINISH')
+
+
+def _accepts(observation, text: str) -> bool:
+    import xgrammar as xgr
+    from xgrammar.testing import _is_grammar_accept_string
+
+    return _is_grammar_accept_string(xgr.Grammar.from_ebnf(action_grammar(observation, OFFICE_ACTIONS)), text)
+
+
+def test_a_phrase_to_select_is_words_of_the_text_shown():
+    """An untrained model wrote 300 characters of invented text into select_text at every step
+    (6-7 s each), and a trained one dragged over words its paragraph does not hold."""
+    texts = {10: 'Sales grew by "twelve" percent.', 11: "Café menu: soup, bread and tea",
+             12: "Long text " * 10 + "cut here..."}
+    controls = [Control(label=1, name="Bold", type="Button"), Control(label=5, name="Font Size", type="ComboBox")]
+    controls += [Control(label=lb, name=f"Paragraph {lb - 9}", type="Paragraph", value=t) for lb, t in texts.items()]
+    obs = Observation(request="", controls=controls, state="tab Home")
+    ok = ['drag_select(control="Paragraph 1", text="grew by")',
+          'drag_select(control="Paragraph 1", text="twelve")',              # quotes left off a word's edges
+          'drag_select(control="Paragraph 1", text="by \\"twelve\\" percent.")',  # or kept, escaped
+          'drag_select(control="Paragraph 2", text="Café menu")',
+          'drag_select(control="Paragraph 3", text="anything at all")',    # its text is cut: any phrase
+          'select_text(text="soup, bread") FINISH']
+    refused = ['drag_select(control="Paragraph 1", text="soup")',          # another paragraph's words
+               'drag_select(control="Paragraph 1", text="rew by")',         # not whole words
+               'drag_select(control="Paragraph 1", text="percent. Sales")',  # not in order
+               'drag_select(control="Paragraph 2", text="menu:  soup")',    # not its spacing
+               'drag_select(control="Paragraph 1", text="")']
+    assert all(_accepts(obs, line) for line in ok), [line for line in ok if not _accepts(obs, line)]
+    assert not any(_accepts(obs, line) for line in refused), [line for line in refused if _accepts(obs, line)]
+    # select_text takes any phrase while a shown text is cut; with every text whole, only theirs
+    whole = Observation(request="", controls=controls[:-1], state="tab Home")
+    assert _accepts(obs, 'select_text(text="invented words")')
+    assert not _accepts(whole, 'select_text(text="invented words")')
+    assert _accepts(whole, 'select_text(text="Sales grew")')
 
 
 def test_random_model_under_constrained_decoding_only_emits_valid_actions(tiny_backend):

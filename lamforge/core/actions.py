@@ -45,6 +45,10 @@ class Param(BaseModel):
     from_control: bool = Field(
         default=False, description="The value is one of the options the targeted control lists "
         "(Control.options); constrained decoding offers only those.")
+    text_of: tuple[str, ...] = Field(
+        default=(), description="The value is a phrase (whole words, in order) of the text shown by a control "
+        "of these types: the targeted control's own text for an action on a control, else any such control "
+        "on screen. Constrained decoding offers only those phrases; a shown text cut short ('...') takes any.")
     schema_extra: dict[str, Any] | None = Field(
         default=None, description="Further JSON Schema keywords of the value (items, properties, "
         "required, default, minimum, ...); validated on coerce.")

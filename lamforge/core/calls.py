@@ -219,52 +219,103 @@ def _ebnf_str(s: str) -> str:
     return json.dumps(s)
 
 
+_CUT = "..."  # how a screen marks a text cut short (Office shows 100 characters of a paragraph)
+_EDGE = ",.;:!?\"'()[]\u201c\u201d\u2018\u2019"  # punctuation a phrase may leave off its first or last word
+
+
+def _phrase_rule(label: int, text: str | None, rules: dict[str, str]) -> str | None:
+    """The rule of a quoted phrase of ``text``: whole words in order, the first one may drop its
+    leading punctuation and the last its trailing one ("hire twenty staff" of "...twenty staff.").
+    One rule per word (that word, then optionally the rest from the next one), so the grammar grows
+    with the text's length, not with its number of phrases. None for no text or a text cut short."""
+    if not text or not text.strip() or text.rstrip().endswith(_CUT):
+        return None
+    name = f"x_{label}"
+    if name in rules:
+        return name
+    words, seps = re.findall(r"\S+", text), re.findall(r"\s+", text.strip())
+    esc = lambda w: _ebnf_str(json.dumps(w, ensure_ascii=False)[1:-1])  # noqa: E731 - inside a quoted literal
+    more = lambda j: f" ({esc(seps[j])} {name}_{j + 1})?" if j + 1 < len(words) else ""  # noqa: E731
+    starts = []
+    for j in reversed(range(len(words))):
+        w = words[j]
+        alts = [f"{esc(w)}{more(j)}"] + ([esc(w.rstrip(_EDGE))] if w.rstrip(_EDGE) not in ("", w) else [])
+        rules[f"{name}_{j}"] = " | ".join(alts)
+        starts.append(f"{name}_{j}")
+        lead = w.lstrip(_EDGE)
+        if lead not in ("", w):
+            starts.append(f"{esc(lead)}{more(j)}")
+            if lead.rstrip(_EDGE) not in ("", lead):
+                starts.append(esc(lead.rstrip(_EDGE)))
+    rules[name] = '"\\"" (' + " | ".join(reversed(starts)) + ') "\\""'
+    return name
+
+
+def _text_value(p: Param, labels: list[int], texts: dict[int, str], rules: dict[str, str]) -> str:
+    """A ``text_of`` parameter's value: a phrase of one of ``labels``' texts (any string where one is
+    cut short, or none is shown)."""
+    phrases = [_phrase_rule(lb, texts.get(lb), rules) for lb in labels]
+    if not phrases or None in phrases:
+        return _param_value(p)
+    return " | ".join(dict.fromkeys(phrases))
+
+
 def _call_rule(spec: ActionSpec, rules: dict[str, str], labels_by_type: dict[str, list[int]],
-               options: dict[int, list[str]] | None = None, names: dict[int, str] | None = None) -> str | None:
+               options: dict[int, list[str]] | None = None, names: dict[int, str] | None = None,
+               texts: dict[int, str] | None = None) -> str | None:
     """Add the rules of one call ``name(arg=value, ...)`` (arguments in declared order, each optional
     one may be left out) and return its rule name; None when no control on screen fits it.
     The argument list is a chain of 2 rules per parameter ("nothing written yet" / "something
     written", for the commas), so its size grows linearly with the number of optional parameters.
     A first parameter marked ``from_control`` is bound to its control: each label is followed only
     by the options that control lists (``options``; a control that lists none takes any value).
+    One marked ``text_of`` takes a phrase of the text (``texts``: label -> shown value) of its
+    control, or, in an action on no control, of any shown control of those types.
     With ``names`` (label -> name), controls are written by their quoted name instead of the label."""
     ref = (lambda lb: _ebnf_str(_literal(names[lb]))) if names else (lambda lb: f'"{lb}"')
     head = None
-    params = spec.params
+    params, texts = spec.params, texts or {}
+    values = {p.name: _text_value(p, sorted(lb for t in p.text_of for lb in labels_by_type.get(t, [])), texts, rules)
+              for p in params if p.text_of and not spec.targets_control}
     if spec.targets_control:
         types = spec.control_types or tuple(labels_by_type)
         labels = sorted({lb for t in types for lb in labels_by_type.get(t, [])})
         if not labels:
             return None  # nothing on screen this action could act on
-        if params and params[0].from_control:
+        if params and (params[0].from_control or params[0].text_of):
             p, opts = params[0], options or {}
             alts = []
             for lb in labels:
-                values = " | ".join(_ebnf_str(_literal(o)) for o in opts[lb]) if opts.get(lb) else _param_value(p)
-                alts.append(f'{ref(lb)} ", {p.name}=" ({values})')
+                if p.text_of:
+                    value = _text_value(p, [lb], texts, rules)
+                else:
+                    value = " | ".join(_ebnf_str(_literal(o)) for o in opts[lb]) if opts.get(lb) else _param_value(p)
+                alts.append(f'{ref(lb)} ", {p.name}=" ({value})')
             rules[f"c_{spec.name}"] = " | ".join(alts)
             params = params[1:]  # written with its control
         else:
             rules[f"c_{spec.name}"] = " | ".join(ref(lb) for lb in labels)
         head = f'"control=" c_{spec.name}'
     if head:
-        args = f"{head} {_arg_chain(spec.name, params, rules, first_comma=True)}"
+        args = f"{head} {_arg_chain(spec.name, params, rules, first_comma=True, values=values)}"
     else:
-        args = _arg_chain(spec.name, params, rules, first_comma=False) if params else '""'
+        args = _arg_chain(spec.name, params, rules, first_comma=False, values=values) if params else '""'
     rules[f"a_{spec.name}"] = f'"{spec.name}(" {args} ")"'
     return f"a_{spec.name}"
 
 
-def _arg_chain(name: str, params: list[Param], rules: dict[str, str], *, first_comma: bool) -> str:
+def _arg_chain(name: str, params: list[Param], rules: dict[str, str], *, first_comma: bool,
+               values: dict[str, str] | None = None) -> str:
     """The rule for ``params`` in declared order; ``first_comma``: something was written before them
-    (a control), so even the first one starts with ", "."""
+    (a control), so even the first one starts with ", ". ``values``: a parameter's value rule where
+    the screen decides it (phrases), else its type's."""
     # an action with only optional arguments and no control needs at least one argument
     need_one = not first_comma and bool(params) and not any(p.required for p in params)
     base = f"p_{name}"
     rest, first = '""', (None if need_one else '""')
     for i in reversed(range(len(params))):
         p = params[i]
-        piece = f'"{p.name}=" ({_param_value(p)})'
+        piece = f'"{p.name}=" ({(values or {}).get(p.name) or _param_value(p)})'
         take_rest, take_first = f'", " {piece} {rest}', f"{piece} {rest}"
         if p.required:
             rest_rule, first_rule = take_rest, take_first
@@ -289,10 +340,11 @@ def action_grammar(observation: Observation, action_set: ActionSet, *, allow_ask
         labels_by_type.setdefault(c.type, []).append(c.label)
     options = {c.label: c.options for c in observation.controls if c.options}
     names = {c.label: c.name for c in observation.controls} if action_set.refer_by_name else None
+    texts = {c.label: c.value for c in observation.controls if c.value}
     rules: dict[str, str] = {}
     alternatives = ['"FINISH"', '"FAIL"']
     for spec in action_set:
-        rule = _call_rule(spec, rules, labels_by_type, options, names)
+        rule = _call_rule(spec, rules, labels_by_type, options, names, texts)
         if rule:
             alternatives.append(f"{rule} status")
     if allow_ask:

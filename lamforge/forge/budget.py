@@ -20,6 +20,7 @@ import copy
 import re
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,8 +46,15 @@ from lamforge.training.recipe import DataConfig, EvalConfig
 # (``eval_plan_episodes``, charged for that share); loading and the references are the 0.3 left. The
 # monitor took 250 s of the session-16 demo (3.0 episodes a trajectory, 2.0 estimated), 152 s of it
 # LAM3's log-probabilities computed again for each model's KL; computed once, it is ~2.0.
+# Session 17's demo then took 896 s to evaluate against 606 estimated, because an online episode is not
+# the base model's: that one FINISHes at once, while a trained model's took 3.5 steps (0.68 s each) and
+# LAM1's 5.8 (1.29 s each, writing 300 characters of invented text to select). Each model is now
+# charged by its kind (``online_episodes``): the expert decodes nothing, the base model is what
+# ``measure`` times, and any other model 3.4 measured episodes, which fits that demo's 896 s; its
+# monitor took 186 s against 173.
 COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 0.3, "eval_offline_episodes": 3.5,
-         "eval_plan_episodes": 1.0, "monitor_episodes": 2.0, "explore_episode": 3.2, "phase3_pass": 1.75,
+         "eval_plan_episodes": 1.0, "monitor_episodes": 2.15, "explore_episode": 3.2, "phase3_pass": 1.75,
+         "trained_episode": 3.4, "expert_episode": 0.05,
          # the monitor's sample per model: 20 took 304 s of the session-9 demo (13%), for a diagnostic;
          # 12 (one per family of the round-robin held-out list's first tasks) buys training data instead
          "monitor_sample": 12, "fixed_s": 60.0,
@@ -158,18 +166,30 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
                  measured_s=round(time.perf_counter() - t0, 1))
 
 
-def eval_s_per_task(recipe: dict, speed: Speed, models: int) -> float:
+def _names(models: int | Sequence[str]) -> list[str]:
+    # a bare count is charged as that many trained models: the dearest kind
+    return [f"model{i}" for i in range(models)] if isinstance(models, int) else list(models)
+
+
+def online_episodes(name: str) -> float:
+    """One online episode of model ``name`` in measured base-model episodes (see ``COSTS``)."""
+    return {"expert": COSTS["expert_episode"], "base": 1.0}.get(name, COSTS["trained_episode"])
+
+
+def eval_s_per_task(recipe: dict, speed: Speed, models: int | Sequence[str]) -> float:
     """Seconds one held-out task costs the final comparison: every model's online episode plus its
-    offline and planning decodes (on ``eval.offline_tasks`` of the tasks), over the evaluation's workers."""
+    offline and planning decodes (on ``eval.offline_tasks`` of the tasks; the expert decodes none),
+    over the evaluation's workers."""
     ev = EvalConfig.of(recipe)
     workers, tasks = max(1, ev.workers), max(1, ev.tasks)
     offline_share = min(1.0, (ev.offline_tasks or tasks) / tasks)
     sampled = COSTS["eval_offline_episodes"] + COSTS["eval_plan_episodes"]
     extra = COSTS["eval_extra_episodes"] + sampled * offline_share
-    return models * speed.episode_s * (1 + extra) / workers
+    per_task = sum(online_episodes(m) + (extra if m != "expert" else 0.0) for m in _names(models))
+    return speed.episode_s * per_task / workers
 
 
-def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
+def estimate(recipe: dict, speed: Speed, models: int | Sequence[str]) -> dict[str, float]:
     """Seconds per forge stage for ``recipe`` on a machine of ``speed``."""
     d, ev = DataConfig.of(recipe), EvalConfig.of(recipe)
     workers = max(1, ev.workers)
@@ -191,13 +211,13 @@ def estimate(recipe: dict, speed: Speed, models: int) -> dict[str, float]:
         + (d.replay * row + rehearsal) * epochs("phase3") * COSTS["phase3_pass"] / tok,
         "phase 4": phase4_rows * row * COSTS["phase4_pass"] / tok,
         "evaluate": ev.tasks * eval_s_per_task(recipe, speed, models),
-        "monitor": models * min(ev.tasks, COSTS["monitor_sample"]) * COSTS["monitor_episodes"]
+        "monitor": len(_names(models)) * min(ev.tasks, COSTS["monitor_sample"]) * COSTS["monitor_episodes"]
         * speed.episode_s,
         "fixed": COSTS["fixed_s"],
     }
 
 
-def fit(recipe: dict, speed: Speed, budget_s: float, models: int, *,
+def fit(recipe: dict, speed: Speed, budget_s: float, models: int | Sequence[str], *,
         min_eval_tasks: int | None = None) -> tuple[dict, dict]:
     """The recipe with its counts scaled so the estimate fits ``budget_s``: evaluation and the monitor
     keep at most half the budget (never under ``min_eval_tasks`` tasks, by default the recipe's ``eval.min_tasks``

@@ -76,7 +76,7 @@ def forge(
     recipe_budget = rec.pop("budget", None)
     budget = budget or (None if limit else recipe_budget)
     if budget:
-        rec, planned = plan_to_budget(rec, env, run, budget, len(names))
+        rec, planned = plan_to_budget(rec, env, run, budget, names)
 
     def stage(name: str, fn):
         start = time.perf_counter()

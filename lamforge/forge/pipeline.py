@@ -105,7 +105,7 @@ def scale_down(recipe: dict, limit: int) -> dict:
                                              "tasks": min(EvalConfig.of(recipe).tasks, limit)}}
 
 
-def plan_to_budget(rec: dict, env: str, run: Run, budget: str, models: int) -> tuple[dict, dict]:
+def plan_to_budget(rec: dict, env: str, run: Run, budget: str, models: list[str]) -> tuple[dict, dict]:
     """Measure this machine, size ``rec`` to ``budget`` and print the plan (kept in RUN/budget.json,
     so a resumed forge trains on the same sizes instead of re-measuring a machine now busy)."""
     from lamforge.forge.budget import BudgetError, Speed, describe, fit, measure, parse_budget, speed_dict
