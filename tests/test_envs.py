@@ -179,3 +179,25 @@ def test_save_as_a_name_the_file_system_cannot_take_is_an_action_error_and_the_d
     obs, _, terminated, _, info = office.step(Action(function="save_as", args={"file_name": name}))
     assert obs.last_action_error and "file name" in obs.last_action_error and not terminated
     assert office.unwrapped.app.path == path and path.is_file()
+
+
+def test_an_environment_never_closed_leaves_no_files_behind(tmp_path):
+    # collection and evaluation threads drop environments without close(); their workspaces used to pile up
+    import gc
+    import os
+    import subprocess
+    import sys
+
+    env = make("office", workdir=str(tmp_path))
+    env.reset(seed=0)
+    assert any(tmp_path.iterdir())
+    del env
+    gc.collect()
+    assert not any(tmp_path.iterdir())
+    # the per-process template cache goes at exit
+    code = ("import tempfile, os; tempfile.tempdir = os.environ['T']; from lamforge.envs import make; "
+            "make('office').reset(seed=0)")
+    scratch = tmp_path / "proc"
+    scratch.mkdir()
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "T": str(scratch)}, check=True)
+    assert not any(scratch.iterdir())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class OfficeEnv(LamEnv):
     def __init__(self, render_mode: str | None = None, max_steps: int = 20, workdir: str | None = None):
         super().__init__(render_mode=render_mode, max_steps=max_steps)
         self._root = Path(tempfile.mkdtemp(prefix="lamforge-office-", dir=workdir))
+        # callers that never close() (gym.make in a loop, a killed evaluation thread) left 402 folders
+        # in /tmp: the folder goes when the environment is collected or the process exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self._root), True)
         self._episode = 0
         self.app: OfficeApp | None = None
         self._template_path: Path | None = None
@@ -169,5 +173,5 @@ class OfficeEnv(LamEnv):
         return office_candidates(obs, request)
 
     def close(self) -> None:
-        shutil.rmtree(self._root, ignore_errors=True)
+        self._cleanup()
         self.app = None

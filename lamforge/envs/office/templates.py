@@ -6,6 +6,8 @@ Built once per process into a cache folder and copied into each episode's worksp
 
 from __future__ import annotations
 
+import atexit
+
 import shutil
 import struct
 import tempfile
@@ -178,7 +180,10 @@ TEMPLATES: dict[str, Template] = {
 
 @cache
 def _cache_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="lamforge-templates-"))
+    path = Path(tempfile.mkdtemp(prefix="lamforge-templates-"))
+    # one per process: 432 of these were left in /tmp by a few days of tests and forges
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 _BUILDING = threading.Lock()  # lock-step evaluation resets environments from several threads at once

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -110,6 +111,7 @@ class ServiceEnv(LamEnv):
                  describe: bool = True, pinned: tuple[str, ...] = PINNED_FUNCTIONS, follow_results: bool = False):
         super().__init__(render_mode=render_mode, max_steps=max_steps)
         self._root = Path(tempfile.mkdtemp(prefix="lamforge-service-", dir=workdir))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, str(self._root), True)  # as OfficeEnv's
         self._server_url = db_url or os.environ.get("LAMFORGE_SERVICE_DB_URL")
         self.top_k, self.timeout, self.describe, self.follow_results = top_k, timeout, describe, follow_results
         names = [spec.name for spec in SERVICE_ACTIONS]
@@ -262,7 +264,7 @@ class ServiceEnv(LamEnv):
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-        shutil.rmtree(self._root, ignore_errors=True)
+        self._cleanup()
 
     def __del__(self) -> None:  # a forgotten close() must not leave server processes behind
         for s in getattr(self, "services", {}).values():
