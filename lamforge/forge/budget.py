@@ -4,14 +4,15 @@
 
 Machines of one kind differ in speed by up to 4x, so a recipe that promises minutes is a promise
 about one machine. ``--budget`` first measures this one (:func:`measure`: a few training steps on
-real imitation rows with the recipe's own phase-2 settings, and decoded episodes of the base model
-under the action grammar), then scales the recipe's counts (:func:`fit`: trajectories, plan rows,
-exploration, reward/PPO/KTO data, evaluation tasks) until the estimate fits, and prints the plan.
-The forge reports the budget, the estimate and the actual time per stage in its JSON line.
+real imitation rows with the recipe's own phase-2 settings, and base-model episodes under the
+action grammar in the evaluation's worker processes: a decoded step, and the workers' start-up),
+then scales the recipe's counts (:func:`fit`: evaluation tasks and the offline sample first, within
+half the budget; then trajectories, plan rows, exploration, reward/PPO/KTO data by one factor) until
+the estimate fits, and prints the plan. The forge reports the budget, the estimate and the actual
+time per stage in its JSON line.
 
-The cost model counts tokens and episodes; its constants (``COSTS``) were measured on the quick
-recipe (session 5 note on issue #20) and only scale the measured speeds, so the plan follows the
-machine.
+The cost model counts tokens and decoded steps; its constants (``COSTS``) were measured on the quick
+recipe and only scale the measured speeds, so the plan follows the machine.
 """
 
 from __future__ import annotations
@@ -27,34 +28,24 @@ from pathlib import Path
 from lamforge.core.errors import LamforgeError
 from lamforge.training.recipe import DataConfig, EvalConfig
 
-# Relative costs, measured on the quick recipe against the phase-2 training rate and the base model's
-# episode time (see the module docstring): tokens of a plan row, of a phase-4 row pass relative to a
-# phase-2 one (reward model with LoRA + PPO's policy and reference passes), decodes per evaluated
-# task and model beyond the online episode (offline teacher-forced steps and the plan).
-# Calibrated on the session-6 demo (2-core machine, 60 tasks x 7 models): evaluation took 2.56 s per task
-# and model against a measured 0.94 s base-model episode (offline teacher-forced steps run in one
-# process, planning, loading), the reward-hacking monitor 1.5 s per trajectory it scores.
-# In that demo's log a model's evaluation split into ~63% before its first online episode (offline
-# teacher forcing, planning, loading) and ~37% online: of the 4.4 extra episodes per task, ~3.5 are the
-# offline pass, charged only for the share of tasks it runs on (``eval.offline_tasks``).
-# Recalibrated on the session-9 demo (40-min budget, estimate 39.1 min, actual 42.9): exploration
-# episodes are the trained LAM2's, sampled, up to 10 steps, and took 3.2x a base-model episode (the
-# base model FINISHes at once); phase 3's batch-1 rows trained at 1.75x a phase-2 row's cost;
-# evaluation and monitor ran 13% and 26% over their estimates.
-# Session 17 (2-core machine, one model's evaluation timed by part on 30 validation tasks): planning took
-# 0.52 s a task, ~1.0 of the 1.3 extra episodes, and now runs on the offline pass's sample
-# (``eval_plan_episodes``, charged for that share); loading and the references are the 0.3 left. The
-# monitor took 250 s of the session-16 demo (3.0 episodes a trajectory, 2.0 estimated), 152 s of it
-# LAM3's log-probabilities computed again for each model's KL; computed once, it is ~2.0.
-# Session 17's demo then took 896 s to evaluate against 606 estimated, because an online episode is not
-# the base model's: that one FINISHes at once, while a trained model's took 3.5 steps (0.68 s each) and
-# LAM1's 5.8 (1.29 s each, writing 300 characters of invented text to select). Each model is now
-# charged by its kind (``online_episodes``): the expert decodes nothing, the base model is what
-# ``measure`` times, and any other model 3.4 measured episodes, which fits that demo's 896 s; its
-# monitor took 186 s against 173.
-COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "eval_extra_episodes": 0.3, "eval_offline_episodes": 3.5,
-         "eval_plan_episodes": 1.0, "monitor_episodes": 2.15, "explore_episode": 3.2, "phase3_pass": 1.75,
-         "trained_episode": 3.4, "expert_episode": 0.05,
+# Relative costs. Decoding is charged in steps at ``Speed.step_s`` (one base-model action decoded
+# under the grammar, in the evaluation's worker processes) plus ``Speed.start_s`` (starting those
+# processes and loading the model); training in tokens at the measured phase-2 rate.
+# Session 19, on the session-18 demo's models, 60 held-out tasks (``/tmp/s20_evalsplit.py``: one model's
+# ``compare_models`` timed by part): the base model's online episodes took 24.0 s (1 step each at 0.61 s,
+# two processes), LAM2's 87.3 s (3.78 steps at 0.70 s), the offline pass on 20 tasks ~39 s and planning
+# ~14 s whatever the model, the references ~5 s. So a trained model's episode is 4.2 base steps (3.7 steps
+# at 1.14x), and each sampled task's offline decisions and plan 3.5 steps, in wall time. Before, the
+# base model's episode was timed with its loading included: that figure swung 17% between machines and
+# each 0.1 s of it moved the demo's evaluation estimate by ~90 s (session 18: 1,082 s estimated, 709 taken).
+# The monitor (3.1 steps per trajectory and model) and exploration (5.5 steps per sampled LAM2 episode,
+# up to 10 steps) are the session-18 demo's 174 s and phase 3 in the same unit.
+# Phase 4's pass (reward model with LoRA + PPO's policy and reference passes) is 2.5 phase-2 row passes,
+# phase 3's batch-1 rows 1.75 (session 9).
+COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "phase3_pass": 1.75,
+         "base_steps": 1.0, "trained_steps": 4.2, "expert_steps": 0.15, "eval_offline_steps": 3.5,
+         "eval_starts": 3.0,  # per decoded model: the online and offline worker pools, the planner's load
+         "monitor_steps": 3.1, "explore_steps": 5.5,
          # the monitor's sample per model: 20 took 304 s of the session-9 demo (13%), for a diagnostic;
          # 12 (one per family of the round-robin held-out list's first tasks) buys training data instead
          "monitor_sample": 12, "fixed_s": 60.0,
@@ -90,7 +81,8 @@ class Speed:
 
     train_tokens_per_s: float  # phase-2 rows (all their tokens), the recipe's phase-2 settings
     row_tokens: float          # mean tokens of an imitation row of this environment
-    episode_s: float           # one held-out-like episode of the base model under the grammar
+    step_s: float              # one base-model action decoded under the grammar, in the evaluation's workers
+    start_s: float             # starting those workers and loading the model in them
     collect_s: float           # one verified expert trajectory
     measured_s: float          # what measuring took
 
@@ -113,7 +105,7 @@ def _step_timer():
     return StepTimer()
 
 
-def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: int = 2) -> Speed:
+def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: int = 8) -> Speed:
     """Time a few phase-2 training steps and decoded episodes here and now."""
     import functools
     import tempfile
@@ -156,13 +148,22 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
         steps_run = max(summary["steps"], 1)
         step_s = statistics.median(timer.durations[1:] or timer.durations or [summary["seconds"] / steps_run])
         tokens_per_s = summary["tokens"] / steps_run / max(step_s, 1e-6)
+        # decoding is timed as the evaluation decodes: the recipe's worker processes, each loading the
+        # model; the start-up is what the wall time holds beyond the decoded steps
+        workers = max(1, EvalConfig.of(recipe).workers)
         e0 = time.perf_counter()
         done = online_eval(functools.partial(make_model_agent, base, env=env), train[-episodes:], env_name=env,
-                           workers=1, max_steps=EvalConfig.of(recipe).max_steps)
-        episode_s = (time.perf_counter() - e0) / max(len(done), 1)
+                           workers=workers, max_steps=EvalConfig.of(recipe).max_steps)
+        wall = time.perf_counter() - e0
+        latencies = [s.latency_s for t in done for s in t.steps if s.latency_s is not None]
+        if not latencies:
+            raise BudgetError(f"measuring decoding: the base model {base} took no step in {len(done)} episodes")
+        # each worker's first step carries warm-up: the median is the steady step
+        step_s = statistics.median(latencies)
+        start_s = max(0.0, wall - sum(latencies) / min(workers, len(done)))
     return Speed(train_tokens_per_s=round(tokens_per_s, 1), row_tokens=round(sum(len(r["input_ids"]) for r in rows)
                                                                           / max(len(rows), 1), 1),
-                 episode_s=round(episode_s, 2), collect_s=round(collect_s, 3),
+                 step_s=round(step_s, 3), start_s=round(start_s, 1), collect_s=round(collect_s, 3),
                  measured_s=round(time.perf_counter() - t0, 1))
 
 
@@ -171,22 +172,22 @@ def _names(models: int | Sequence[str]) -> list[str]:
     return [f"model{i}" for i in range(models)] if isinstance(models, int) else list(models)
 
 
-def online_episodes(name: str) -> float:
-    """One online episode of model ``name`` in measured base-model episodes (see ``COSTS``)."""
-    return {"expert": COSTS["expert_episode"], "base": 1.0}.get(name, COSTS["trained_episode"])
+def online_steps(name: str) -> float:
+    """One online episode of model ``name`` in base-model decode steps (see ``COSTS``)."""
+    return {"expert": COSTS["expert_steps"], "base": COSTS["base_steps"]}.get(name, COSTS["trained_steps"])
 
 
-def eval_s_per_task(recipe: dict, speed: Speed, models: int | Sequence[str]) -> float:
-    """Seconds one held-out task costs the final comparison: every model's online episode plus its
-    offline and planning decodes (on ``eval.offline_tasks`` of the tasks; the expert decodes none),
-    over the evaluation's workers."""
+def eval_s_per_model(recipe: dict, speed: Speed, name: str) -> float:
+    """Seconds model ``name`` costs the final comparison: its online episodes over the evaluation's
+    workers and, for a decoded model, starting its workers and the offline decisions and plans on
+    ``eval.offline_tasks`` of the tasks."""
     ev = EvalConfig.of(recipe)
-    workers, tasks = max(1, ev.workers), max(1, ev.tasks)
-    offline_share = min(1.0, (ev.offline_tasks or tasks) / tasks)
-    sampled = COSTS["eval_offline_episodes"] + COSTS["eval_plan_episodes"]
-    extra = COSTS["eval_extra_episodes"] + sampled * offline_share
-    per_task = sum(online_episodes(m) + (extra if m != "expert" else 0.0) for m in _names(models))
-    return speed.episode_s * per_task / workers
+    tasks = max(1, ev.tasks)
+    online = tasks * online_steps(name) * speed.step_s / max(1, min(ev.workers, tasks))
+    if name == "expert":
+        return online
+    sampled = min(tasks, ev.offline_tasks or tasks)
+    return online + COSTS["eval_starts"] * speed.start_s + sampled * COSTS["eval_offline_steps"] * speed.step_s
 
 
 def estimate(recipe: dict, speed: Speed, models: int | Sequence[str]) -> dict[str, float]:
@@ -207,12 +208,12 @@ def estimate(recipe: dict, speed: Speed, models: int | Sequence[str]) -> dict[st
         "collect": d.to_collect() * speed.collect_s / workers,
         "phase 1": d.plan_rows * epochs("phase1") * COSTS["plan_row_tokens"] / tok,
         "phase 2": (trained * row + rehearsal) * epochs("phase2") / tok,
-        "phase 3": explore_eps * speed.episode_s * COSTS["explore_episode"] / workers
+        "phase 3": explore_eps * speed.step_s * COSTS["explore_steps"] / workers
         + (d.replay * row + rehearsal) * epochs("phase3") * COSTS["phase3_pass"] / tok,
         "phase 4": phase4_rows * row * COSTS["phase4_pass"] / tok,
-        "evaluate": ev.tasks * eval_s_per_task(recipe, speed, models),
-        "monitor": len(_names(models)) * min(ev.tasks, COSTS["monitor_sample"]) * COSTS["monitor_episodes"]
-        * speed.episode_s,
+        "evaluate": sum(eval_s_per_model(recipe, speed, m) for m in _names(models)),
+        "monitor": len(_names(models)) * min(ev.tasks, COSTS["monitor_sample"]) * COSTS["monitor_steps"]
+        * speed.step_s,
         "fixed": COSTS["fixed_s"],
     }
 
@@ -237,6 +238,11 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int | Sequence[str]
 
     while ev["tasks"] > floor and judged_s() > 0.5 * budget_s:
         ev["tasks"] -= 1
+    # then the offline pass's sample, a diagnostic paid once per model whatever the task count (on a
+    # machine 3x slower than this one, 20 sampled tasks alone are ~2 min per model)
+    ev["offline_tasks"] = min(typed.offline_tasks or ev["tasks"], ev["tasks"])
+    while ev["offline_tasks"] > 5 and judged_s() > 0.5 * budget_s:
+        ev["offline_tasks"] -= 1
     data = out.setdefault("data", {})
     sizes = DataConfig.of(out)
     full = {k: getattr(sizes, k) for k in SCALED}
@@ -250,7 +256,7 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int | Sequence[str]
         factor *= 0.97  # fine steps: a coarse one left minutes of the budget unused
     if sum(cost.values()) > budget_s:
         raise BudgetError(f"even the smallest forge needs ~{sum(cost.values()) / 60:.0f} min on this machine "
-                          f"(training {speed.train_tokens_per_s:.0f} tokens/s, {speed.episode_s:.1f} s per episode); "
+                          f"(training {speed.train_tokens_per_s:.0f} tokens/s, {speed.step_s:.2f} s per decoded step); "
                           f"give a budget of at least that")
     return out, {k: round(v, 1) for k, v in cost.items()}
 
@@ -258,7 +264,8 @@ def fit(recipe: dict, speed: Speed, budget_s: float, models: int | Sequence[str]
 def describe(speed: Speed, plan: dict, recipe: dict, budget_s: float) -> str:
     d = DataConfig.of(recipe)
     return (f"measured here in {speed.measured_s:.0f} s: training {speed.train_tokens_per_s:.0f} tokens/s on rows of "
-            f"{speed.row_tokens:.0f} tokens, {speed.episode_s:.1f} s per decoded episode\n"
+            f"{speed.row_tokens:.0f} tokens, {speed.step_s:.2f} s per decoded step ({speed.start_s:.0f} s to start "
+            f"the evaluation's workers)\n"
             f"budget {budget_s / 60:.0f} min -> {d.trajectories} trajectories, {d.plan_rows} plan rows, "
             f"{d.explore_tasks}+{d.explore_fresh} exploration tasks, "
             f"{EvalConfig.of(recipe).tasks} held-out tasks; estimate {sum(plan.values()) / 60:.1f} min ("
