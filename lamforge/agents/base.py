@@ -18,6 +18,9 @@ class Decision:
 
 class Agent(ABC):
     name: str = "agent"
+    # what the agent recalled from its memory at the episode's start (lamforge.agents.memory); the
+    # runner keeps it in the trajectory, so training rows show the model what it saw
+    recalled: dict | None = None
 
     def start(self, task: Task, observation: Observation) -> list[str]:
         """Called once per episode; returns the initial plan (may be empty)."""

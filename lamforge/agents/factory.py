@@ -43,10 +43,11 @@ def load_model(spec: str, base_url: str | None = None):
 
 def make_agent(spec: str, env: Any = "office", *, planning: str = "off", temperature: float = 0.0,
                seed: int | None = None, decoding: str = "constrained", base_url: str | None = None,
-               model: str | None = None) -> Agent:
+               model: str | None = None, memory: bool = True) -> Agent:
     """An agent of kind ``spec`` for ``env`` (an environment, or its name where no live one is needed).
     ``temperature > 0`` samples a model's actions (self-boosting exploration); ``planning``: off, start
-    or dynamic; ``model``: the model behind ``tree``."""
+    or dynamic; ``model``: the model behind ``tree``; ``memory``: a model recalls from the memory its
+    folder keeps, if any."""
     if spec in ("reference", "expert"):
         from lamforge.agents.expert import ReferenceExpert
 
@@ -80,7 +81,24 @@ def make_agent(spec: str, env: Any = "office", *, planning: str = "off", tempera
 
         decoder = _cached("decoder", spec, lambda: Decoder(backend.model, backend.tokenizer))
     return ReactAgent(backend, action_set, planning=planning, temperature=temperature, seed=seed, decoding=decoding,
-                      decoder=decoder)
+                      decoder=decoder, memory=model_memory(spec) if memory else None)
+
+
+def model_memory(spec: str):
+    """The memory a model's folder keeps (``lamforge.agents.memory``), loaded once per process; None
+    for a model without one (a base model, one forged with ``data.memory=false``)."""
+    return _cached("memory", spec, lambda: _memory(spec))
+
+
+def _memory(spec: str):
+    """The memory kept in a forged model's folder (``lamforge.agents.memory``), or None."""
+    from pathlib import Path
+
+    from lamforge.agents.memory import Memory
+    from lamforge.models.registry import resolve
+
+    folder = resolve(spec) or Path(spec).expanduser()
+    return Memory.load(folder) if Path(folder).is_dir() else None
 
 
 def _action_set(env: Any):

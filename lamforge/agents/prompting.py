@@ -17,6 +17,7 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel
 
+from lamforge.agents.memory import render as render_recalled
 from lamforge.core.actions import ActionSet
 from lamforge.core.calls import format_action
 from lamforge.core.schemas import Control, Observation, Status, Step
@@ -37,6 +38,7 @@ class PromptTemplates(BaseModel):
 
     system: str
     first: str
+    recalled: str
     next: str
     plan_system: str
     plan_user: str
@@ -107,10 +109,11 @@ def action_line(step: Step, action_set: ActionSet) -> str:
 
 def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: list[Step],
                      observation: Observation | None, plan: list[str],
-                     prompts: PromptTemplates | None = None) -> list[dict]:
+                     prompts: PromptTemplates | None = None, recalled: dict | None = None) -> list[dict]:
     """The conversation up to now. With ``observation`` (the current screen) it ends on the user turn
     the model must answer; with ``observation=None`` it holds only the recorded steps, each followed
-    by its assistant turn (a training row)."""
+    by its assistant turn (a training row). ``recalled``: what the agent recalled from its memory
+    (``lamforge.agents.memory``), shown after the request."""
     p = prompts or load_prompts()
     app = app_name(env_id)
     example = 'click(control="Bold")' if action_set.refer_by_name else "click(control=12)"
@@ -124,7 +127,8 @@ def episode_messages(env_id: str, action_set: ActionSet, request: str, steps: li
     plans = [s.plan for s in steps] + [plan]
     for i, obs in enumerate(screens):
         if i == 0:
-            user = p.first.format(request=request, plan=render_plan(plans[0] if steps else plan),
+            shown = request if not recalled else f"{request}\n{render_recalled(recalled, p.recalled)}"
+            user = p.first.format(request=shown, plan=render_plan(plans[0] if steps else plan),
                                   state=obs.state, controls=tracker.full(obs))
         else:
             prev = steps[i - 1]

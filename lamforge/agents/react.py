@@ -35,7 +35,7 @@ class ReactAgent(Agent):
     def __init__(self, backend, action_set: ActionSet, *, decoding: str = "constrained",
                  planning: str = "dynamic", max_action_tokens: int = MAX_ACTION_TOKENS, max_plan_tokens: int = 64,
                  allow_ask: bool = False, prefix_cache: bool = True, temperature: float = 0.0,
-                 seed: int | None = None, decoder=None):
+                 seed: int | None = None, decoder=None, memory=None):
         if decoding not in ("constrained", "freeform"):
             raise ValueError(f"decoding must be 'constrained' or 'freeform', not {decoding!r}")
         if planning not in ("off", "start", "dynamic"):
@@ -59,6 +59,7 @@ class ReactAgent(Agent):
         self._decoder = decoder
         self.task: Task | None = None
         self.plan: list[str] = []
+        self.memory = memory  # lamforge.agents.memory.Memory, or None
         self.stats = {"steps": 0, "valid": 0, "chosen_tokens": 0, "new_tokens": 0, "prompt_tokens": 0,
                       "reused_tokens": 0, "decode_seconds": 0.0}
         self.last_entropy: float | None = None  # of the last constrained action (nats), for active learning
@@ -66,6 +67,7 @@ class ReactAgent(Agent):
     # --- Agent API -----------------------------------------------------------------------------
     def start(self, task: Task, observation: Observation) -> list[str]:
         self.task = task
+        self.recalled = self.memory.recall(task.request) if self.memory is not None else None
         self.plan = self._make_plan() if self.planning != "off" else []
         return list(self.plan)
 
@@ -74,7 +76,7 @@ class ReactAgent(Agent):
         if self.planning == "dynamic" and observation.last_action_error and history:
             self.plan = replanned = self._make_plan()
         messages = episode_messages(self.task.env_id, self.action_set, self.task.request, history,
-                                    observation, self.plan)
+                                    observation, self.plan, recalled=self.recalled)
         view = self.action_set.view(observation, self.task.request)  # what the prompt shows
         grammar = (action_grammar(view, self.action_set, allow_ask=self.allow_ask)
                    if self.decoding == "constrained" else None)

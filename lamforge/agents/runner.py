@@ -35,6 +35,8 @@ def run_episode(env, agent: Agent, task: Task, *, log: str | Path | None = None,
     started = time.perf_counter()
     plan = agent.start(task, obs)
     traj = Trajectory(id=f"{task.id}-{uuid.uuid4().hex[:8]}", task=task, agent=agent.name, initial_plan=plan)
+    if getattr(agent, "memory", None) is not None:  # what it recalled, nothing included
+        traj.meta["recalled"] = agent.recalled
     writer = _LogWriter(log, traj) if log else None
     terminated = truncated = False
     info: dict = {}

@@ -68,7 +68,7 @@ def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, 
     from lamforge.agents.react import ReactAgent
     from lamforge.envs import action_set_of
     from lamforge.evaluation.online import online_eval_lockstep
-    from lamforge.agents.factory import load_model
+    from lamforge.agents.factory import load_model, model_memory
     from lamforge.models.decoding import GrammarCache
     from lamforge.models.lockstep import Lockstep
 
@@ -80,7 +80,9 @@ def lockstep_eval(spec: str, env: str, tasks: list, slots: int, max_steps: int, 
     if "grammars" not in shared:
         shared["grammars"] = GrammarCache(backend.model, backend.tokenizer)
     lock = Lockstep(backend.model, backend.tokenizer, slots, grammars=shared["grammars"])
-    agents = [ReactAgent(backend, action_set_of(env), planning="off", decoder=lock.slot(i)) for i in range(slots)]
+    memory = model_memory(spec)
+    agents = [ReactAgent(backend, action_set_of(env), planning="off", decoder=lock.slot(i), memory=memory)
+              for i in range(slots)]
     started = time.perf_counter()
     trajs = online_eval_lockstep(agents, lock, tasks, env_name=env, max_steps=max_steps, progress=progress)
     seconds = time.perf_counter() - started

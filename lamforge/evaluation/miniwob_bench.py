@@ -38,6 +38,9 @@ def _init(agent: str, max_steps: int, budget: int, threads: int, planning: str =
         from lamforge.models import load_backend
 
         _W["backend"] = load_backend(agent)
+        from lamforge.agents.factory import model_memory
+
+        _W["memory"] = model_memory(agent)
 
 
 def _agent_for(name: str):
@@ -54,7 +57,7 @@ def _agent_for(name: str):
         return SearchExpert(env, budget=_W["budget"], depth=min(5, env.unwrapped.max_steps - 1)), "search"
     from lamforge.agents.react import ReactAgent
 
-    return ReactAgent(_W["backend"], env.unwrapped.action_set, planning=_W["planning"]), "model"
+    return ReactAgent(_W["backend"], env.unwrapped.action_set, planning=_W["planning"], memory=_W.get("memory")), "model"
 
 
 def _episode(job: tuple[str, int]) -> dict:

@@ -38,12 +38,16 @@ from lamforge.training.recipe import DataConfig, EvalConfig
 # at 1.14x), and each sampled task's offline decisions and plan 3.5 steps, in wall time. Before, the
 # base model's episode was timed with its loading included: that figure swung 17% between machines and
 # each 0.1 s of it moved the demo's evaluation estimate by ~90 s (session 18: 1,082 s estimated, 709 taken).
+# Session 19's demo (this model, 40 min): evaluation took 685 s against 841 estimated; trained models took
+# 3.55 steps at 1.03x the measured step (3.66 base steps, so 3.9 between the two runs), and LAM1, which
+# learns plans only, FINISHed at once in both demos since phrases were bound to the screen: it is
+# charged as the base model.
 # The monitor (3.1 steps per trajectory and model) and exploration (5.5 steps per sampled LAM2 episode,
 # up to 10 steps) are the session-18 demo's 174 s and phase 3 in the same unit.
 # Phase 4's pass (reward model with LoRA + PPO's policy and reference passes) is 2.5 phase-2 row passes,
 # phase 3's batch-1 rows 1.75 (session 9).
 COSTS = {"plan_row_tokens": 140, "phase4_pass": 2.5, "phase3_pass": 1.75,
-         "base_steps": 1.0, "trained_steps": 4.2, "expert_steps": 0.15, "eval_offline_steps": 3.5,
+         "base_steps": 1.0, "trained_steps": 3.9, "expert_steps": 0.15, "eval_offline_steps": 3.5,
          "eval_starts": 3.0,  # per decoded model: the online and offline worker pools, the planner's load
          "monitor_steps": 3.1, "explore_steps": 5.5,
          # the monitor's sample per model: 20 took 304 s of the session-9 demo (13%), for a diagnostic;
@@ -134,6 +138,10 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
                                          expert="reference", workers=1)
         collect_s = (time.perf_counter() - c0) / max(1, collected.get("passed", 0) + collected.get("failed", 0))
         trajs = by_family_weight(read_store(Path(tmp) / "data"), batch * (steps + 1), sizes.family_weights)
+        if sizes.memory:  # the rows show a recollection, as phase 2's do
+            from lamforge.agents.memory import Memory
+
+            trajs = Memory.of(trajs, action_set_of(env)).annotate(trajs, dropout=sizes.memory_dropout)
         model, tokenizer = load_for_training(model_dir(base))
         rows = [trajectory_row(tokenizer, t, action_set_of(env)) for t in trajs]
         config = build_config(LamSFTConfig, {**section, "num_train_epochs": 1, "max_steps": steps + 1,
@@ -174,7 +182,8 @@ def _names(models: int | Sequence[str]) -> list[str]:
 
 def online_steps(name: str) -> float:
     """One online episode of model ``name`` in base-model decode steps (see ``COSTS``)."""
-    return {"expert": COSTS["expert_steps"], "base": COSTS["base_steps"]}.get(name, COSTS["trained_steps"])
+    return {"expert": COSTS["expert_steps"], "base": COSTS["base_steps"],
+            "lam1": COSTS["base_steps"]}.get(name, COSTS["trained_steps"])
 
 
 def eval_s_per_model(recipe: dict, speed: Speed, name: str) -> float:

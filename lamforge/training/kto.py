@@ -26,7 +26,7 @@ def kto_examples(tokenizer, trajectories: list[Trajectory], action_set, n: int, 
     for t in trajectories:
         for i, step in enumerate(t.steps):
             messages = episode_messages(t.task.env_id, action_set, t.task.request, t.steps[:i], step.observation,
-                                        t.steps[0].plan if t.steps else [])
+                                        t.steps[0].plan if t.steps else [], recalled=t.meta.get("recalled"))
             prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
             by_label[t.outcome.success].append({"prompt": prompt, "completion": action_line(step, action_set),
                                                 "label": t.outcome.success})

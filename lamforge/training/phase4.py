@@ -25,6 +25,7 @@ from lamforge.training.recipe import DataConfig, build_config
 
 
 def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool = True) -> dict:
+    from lamforge.agents.memory import Memory
     from lamforge.envs import action_set_of
     from lamforge.training.explore import failures, new_successes
     from lamforge.training.phases import read_store
@@ -45,6 +46,13 @@ def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool =
     explored_fail = failures(run)
     successes = new_successes(run) + [t for t in stored if t.outcome.verdict == "pass"]
     fails = explored_fail + [t for t in stored if t.outcome.verdict == "fail"]
+    memory = Memory.load(run.root)  # phases 2-3's, when the recipe keeps one
+    if memory is not None:
+        # rows show what the agent recalled; exploration's attempts keep what LAM2 did recall. Without
+        # this, only exploration's rows (mostly failures) would show a recollection, and the reward
+        # model could score that line instead of the actions
+        successes, fails = memory.annotate(successes, seed=5), memory.annotate(fails, seed=6)
+        explored_fail = memory.annotate(explored_fail)  # PPO's: each keeps its own
     per_side = sizes.reward_trajectories
     if not successes or not explored_fail:
         what = "successes" if not successes else "failed exploration attempts"
@@ -92,7 +100,7 @@ def run_kto(recipe: dict, run: Path, *, env: str, successes, fails, progress: bo
     from lamforge.envs import action_set_of
     from lamforge.models.registry import register
     from lamforge.training.kto import kto_examples, train_kto
-    from lamforge.training.phases import _done
+    from lamforge.training.phases import _done, keep_memory
     from lamforge.training.sft import load_for_training
 
     run = Run(run)
@@ -110,6 +118,7 @@ def run_kto(recipe: dict, run: Path, *, env: str, successes, fails, progress: bo
                       f"{n}); LAM4-KTO is left out of the comparison", stacklevel=2)
         return {"rows": 0, "not_trained": "no KTO examples"}
     summary = train_kto(recipe.get("phase4_kto", {}), model, tokenizer, examples, out, progress=progress)
+    keep_memory(run, out / "model")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     register(f"{env}/lam4-kto", out / "model", {"phase": 4, "method": "kto", "run": str(run), "env": env})
     return summary

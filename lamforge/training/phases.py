@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 from lamforge.core.errors import LamforgeError
@@ -191,6 +192,8 @@ def _finish(out: Path, summary: dict, run: Path, env: str, register_as: str | No
     summary.setdefault("command", shlex.join(["lamforge", *sys.argv[1:]]))
     if copy_from is not None:
         save_model(out / "model", copy_from=copy_from)
+    if summary["phase"] > 1:
+        keep_memory(run, out / "model")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if register_as:
         from lamforge.models.registry import register
@@ -235,8 +238,10 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
     if phase == 2:
         detours = detour_trajectories(run)[:round(n * sizes.detour_share)]
         chosen = by_family_weight(passed, n - len(detours), sizes.family_weights)
-        return imitation_rows(tokenizer, chosen + detours, action_set, dropout,
-                              check_finish=check_finish) + rehearsal
+        # memory holds every verified trajectory of the training pool, also those phase 2 has no time to
+        # train on: recalling one costs a few prompt tokens, training on it a whole row
+        chosen = _recalling(run, sizes, passed, action_set, chosen + detours, seed=2)
+        return imitation_rows(tokenizer, chosen, action_set, dropout, check_finish=check_finish) + rehearsal
     # phase 3: the new successes of exploration, plus a replay of the imitation data so the
     # families LAM2 already knew are not forgotten
     from lamforge.training.explore import new_successes
@@ -244,7 +249,31 @@ def _sft_rows(phase: int, tokenizer, recipe: dict, run: Path, passed: list[Traje
     found = new_successes(run)
     imitated = by_family_weight(passed, n, sizes.family_weights)
     replay = random.Random(1).sample(imitated, min(sizes.replay, len(imitated)))
-    return imitation_rows(tokenizer, found + replay, action_set, dropout, seed=3, check_finish=check_finish) + rehearsal
+    rows = _recalling(run, sizes, passed + found, action_set, found + replay, seed=4)
+    return imitation_rows(tokenizer, rows, action_set, dropout, seed=3, check_finish=check_finish) + rehearsal
+
+
+def _recalling(run: Run, sizes: DataConfig, known: list[Trajectory], action_set, rows: list[Trajectory],
+               seed: int) -> list[Trajectory]:
+    """``rows`` as the agent would see them with a memory of ``known`` (kept as the run's memory, which
+    each model of the run carries): each recalls the nearest other request. Without ``data.memory``,
+    unchanged."""
+    if not sizes.memory or not known:
+        return rows
+    from lamforge.agents.memory import Memory
+
+    memory = Memory.of(known, action_set)
+    memory.save(run.root)
+    return memory.annotate(rows, dropout=sizes.memory_dropout, seed=seed)
+
+
+def keep_memory(run: Path, model_folder: Path) -> None:
+    """Give a model of ``run`` the run's memory (phases 2-4), so it recalls what it was trained to."""
+    from lamforge.agents.memory import FILE
+
+    source = Run(run).root / FILE
+    if source.is_file() and Path(model_folder).is_dir():
+        shutil.copyfile(source, Path(model_folder) / FILE)
 
 
 def describe_phase(summary: dict) -> str:

@@ -125,6 +125,9 @@ class DataConfig:
     check_finish: float = _f(1.0, "share of rows that end on the screen after the last action and a bare FINISH")
     plan_dropout: float = _f(0.5, "share of phase 2/3 rows without the plan in the prompt (evaluation runs without)")
     plan_rehearsal: int = _f(24, "task-plan rows mixed into phases 2-3 so planning is not forgotten")
+    memory: bool = _f(True, "phases 2-3 write the run's verified trajectories into each model's memory; rows and the "
+                            "agent show the most similar other request done before and its actions")
+    memory_dropout: float = _f(0.2, "share of phase 2/3 rows that recall nothing (the agent still acts without)")
     detour_share: float = _f(0.0, "share of phase 2's trajectories that are detours (a skipped step, refused, repaired)")
     explore_tasks: int = _f(16, "phase 3: tasks the expert failed (topped up with fresh training tasks)")
     explore_fresh: int = _f(16, "phase 3: more fresh training tasks the expert never ran")
@@ -185,8 +188,9 @@ def check_recipe(recipe: dict[str, Any]) -> None:
         config = SECTIONS[name].of(recipe)
         for f in dataclasses.fields(config):
             value = getattr(config, f.name)
-            kind = {"int": int, "float": (int, float), "str": str}.get(str(f.type))
-            if kind is not None and not isinstance(value, kind) or isinstance(value, bool):
+            kind = {"int": int, "float": (int, float), "str": str, "bool": bool}.get(str(f.type))
+            # a bool is an int to isinstance: only a bool field takes one
+            if kind is not None and not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
                 raise RecipeError(f"{name}.{f.name} must be {f.type}, not {value!r}")
             choices = f.metadata.get("choices")
             if choices and value not in choices:

@@ -85,7 +85,8 @@ def trajectory_row(tokenizer, traj: Trajectory, action_set: ActionSet, check_fin
         last = steps[-1].model_copy(update={"action": steps[-1].action.model_copy(update={"status": Status.CONTINUE})})
         steps, screen, plan = [*steps[:-1], last], traj.final_observation, last.plan
         tail = [{"role": "assistant", "content": format_action(Action(status=Status.FINISH), action_set)}]
-    messages = episode_messages(traj.task.env_id, action_set, traj.task.request, steps, screen, plan)
+    messages = episode_messages(traj.task.env_id, action_set, traj.task.request, steps, screen, plan,
+                                recalled=traj.meta.get("recalled"))
     # a detour's deliberate mistake (DetourExpert) is context, not a target: only its repair is learnt
     mistake = traj.meta.get("detour_step")
     return conversation_row(tokenizer, messages + tail, frozenset() if mistake is None else frozenset({mistake}))
