@@ -192,7 +192,7 @@ def _finish(out: Path, summary: dict, run: Path, env: str, register_as: str | No
     summary.setdefault("command", shlex.join(["lamforge", *sys.argv[1:]]))
     if copy_from is not None:
         save_model(out / "model", copy_from=copy_from)
-    if summary["phase"] > 1:
+    if summary["phase"] in (2, 3, 4):  # tool-call SFT passes its own name
         keep_memory(run, out / "model")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if register_as:
