@@ -98,7 +98,7 @@ def _memory(spec: str):
     from lamforge.models.registry import resolve
 
     folder = resolve(spec) or Path(spec).expanduser()
-    return Memory.load(folder) if Path(folder).is_dir() else None
+    return Memory.load(folder) if folder.is_dir() else None
 
 
 def _action_set(env: Any):

@@ -17,9 +17,12 @@ training-pool tasks: held-out and validation tasks are never collected into a ru
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterable
 from pathlib import Path
+
+import numpy as np
 
 from lamforge.core.actions import ActionSet
 from lamforge.core.calls import format_action
@@ -63,7 +66,7 @@ class Memory:
         """The recollection whose request reads most like ``request`` (not the task ``exclude_task``:
         a training row must not be shown its own route), or None when no word is shared."""
         scores = self._index.scores(_key(request))
-        for i in sorted(range(len(scores)), key=lambda j: (-scores[j], j)):
+        for i in np.argsort(-scores, kind="stable"):  # best first, ties in memory order
             if scores[i] <= 0:
                 return None
             if self.items[i]["task_id"] != exclude_task:
@@ -74,8 +77,6 @@ class Memory:
         """Copies of ``trajectories`` that carry what the agent would have recalled (``meta["recalled"]``,
         which rows render); one that already records its recollection keeps it. A share ``dropout``
         recalls nothing, so the model also acts with nothing to go on."""
-        import random
-
         rng = random.Random(seed)
         out = []
         for t in trajectories:

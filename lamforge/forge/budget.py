@@ -158,10 +158,11 @@ def measure(recipe: dict, env: str, workdir: Path, *, steps: int = 4, episodes: 
         tokens_per_s = summary["tokens"] / steps_run / max(step_s, 1e-6)
         # decoding is timed as the evaluation decodes: the recipe's worker processes, each loading the
         # model; the start-up is what the wall time holds beyond the decoded steps
-        workers = max(1, EvalConfig.of(recipe).workers)
+        ev = EvalConfig.of(recipe)
+        workers = max(1, ev.workers)
         e0 = time.perf_counter()
         done = online_eval(functools.partial(make_model_agent, base, env=env), train[-episodes:], env_name=env,
-                           workers=workers, max_steps=EvalConfig.of(recipe).max_steps)
+                           workers=workers, max_steps=ev.max_steps)
         wall = time.perf_counter() - e0
         latencies = [s.latency_s for t in done for s in t.steps if s.latency_s is not None]
         if not latencies:

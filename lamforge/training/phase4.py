@@ -42,17 +42,15 @@ def run_phase4(recipe: dict, run: Path, *, env: str = "office", progress: bool =
     out.mkdir(parents=True, exist_ok=True)
     action_set = action_set_of(env)
     rng = random.Random(sizes.seed)
-    stored = read_store(run.data)
-    explored_fail = failures(run)
-    successes = new_successes(run) + [t for t in stored if t.outcome.verdict == "pass"]
-    fails = explored_fail + [t for t in stored if t.outcome.verdict == "fail"]
+    stored, explored_fail, found = read_store(run.data), failures(run), new_successes(run)
     memory = Memory.load(run.root)  # phases 2-3's, when the recipe keeps one
     if memory is not None:
         # rows show what the agent recalled; exploration's attempts keep what LAM2 did recall. Without
         # this, only exploration's rows (mostly failures) would show a recollection, and the reward
         # model could score that line instead of the actions
-        successes, fails = memory.annotate(successes, seed=5), memory.annotate(fails, seed=6)
-        explored_fail = memory.annotate(explored_fail)  # PPO's: each keeps its own
+        stored, explored_fail, found = memory.annotate(stored), memory.annotate(explored_fail), memory.annotate(found)
+    successes = found + [t for t in stored if t.outcome.verdict == "pass"]
+    fails = explored_fail + [t for t in stored if t.outcome.verdict == "fail"]
     per_side = sizes.reward_trajectories
     if not successes or not explored_fail:
         what = "successes" if not successes else "failed exploration attempts"

@@ -7,7 +7,6 @@ Built once per process into a cache folder and copied into each episode's worksp
 from __future__ import annotations
 
 import atexit
-
 import shutil
 import struct
 import tempfile
