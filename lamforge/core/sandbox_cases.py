@@ -2,23 +2,22 @@
 
 Each :class:`HostileCase` is a snippet a model could write to break out, hog the machine or steal a
 secret, with what counts as contained. :mod:`lamforge.core.sandbox_bench` runs them against bait the
-host sets up and judges them from the host; a case's own ``check`` adds what only the snippet can see
-(a fork that should have failed, a mount that should have been refused). Snippets get the bait's
-addresses as ``CTX`` (never the secret itself) and record each attempt through ``attempt(label, fn)``
-as ``"OK ..."`` or ``"blocked: ..."``.
+host sets up and judges them from the host; a case's own ``check`` (:mod:`lamforge.core.sandbox_checks`)
+adds what only the snippet can see (a fork that should have failed, a mount that should have been
+refused). Snippets get the bait's addresses as ``CTX`` (never the secret itself) and record each attempt
+through ``attempt(label, fn)`` as ``"OK ..."`` or ``"blocked: ..."``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from lamforge.core.sandbox import SandboxLimits, SandboxResult
+# the judges the cases are written with live apart, a vocabulary rather than part of the corpus
+from lamforge.core.sandbox_checks import (
+    Check, _all, _blocked, _fds, _host_text, _none, _privileges, _under, _unfinished)
 
 GRACE_SECONDS = 2.0  # start-up and teardown on top of the wall-clock limit
 CANARY_ENV = "LAMFORGE_SANDBOX_CANARY"
-
-Check = Callable[[SandboxResult, SandboxLimits], "str | None"]
 
 PRELUDE = """
 result = {}
@@ -28,57 +27,6 @@ def attempt(label, fn):
     except BaseException as exc:
         result[str(label)] = "blocked: %s: %s" % (type(exc).__name__, str(exc)[:160])
 """
-
-
-def _blocked(*labels: str) -> Check:
-    """Escaped if any of ``labels`` (every attempt when none is named) succeeded."""
-    def check(r: SandboxResult, limits: SandboxLimits) -> str | None:
-        v = r.value if isinstance(r.value, dict) else {}
-        done = [k for k in (labels or v) if str(v.get(k, "")).startswith("OK")]
-        return f"succeeded: {'; '.join(f'{k} -> {v[k]}' for k in done)}" if done else None
-    return check
-
-
-def _unfinished(r: SandboxResult, limits: SandboxLimits) -> str | None:
-    return "it ran to the end past its limits" if r.ok else None
-
-
-def _under(key: str, cap: Callable[[SandboxLimits], int], what: str) -> Check:
-    def check(r: SandboxResult, limits: SandboxLimits) -> str | None:
-        got = (r.value or {}).get(key, 0) if isinstance(r.value, dict) else 0
-        return f"{what}: {got}, over the limit of {cap(limits)}" if got > cap(limits) else None
-    return check
-
-
-def _all(*checks: Check) -> Check:
-    def check(r: SandboxResult, limits: SandboxLimits) -> str | None:
-        return "; ".join(e for c in checks if (e := c(r, limits))) or None
-    return check
-
-
-def _none(r: SandboxResult, limits: SandboxLimits) -> str | None:
-    return None
-
-
-def _privileges(r: SandboxResult, limits: SandboxLimits) -> str | None:
-    v = r.value if isinstance(r.value, dict) else {}
-    if v.get("caps") != "0000000000000000" or v.get("no_new_privs") != "1":
-        return f"capabilities {v.get('caps')}, no_new_privs {v.get('no_new_privs')}"
-    return None
-
-
-def _host_text(key: str, needles: tuple[str, ...]) -> Check:
-    def check(r: SandboxResult, limits: SandboxLimits) -> str | None:
-        text = str((r.value or {}).get(key, "")) if isinstance(r.value, dict) else ""
-        return f"saw host data ({', '.join(n for n in needles if n in text)})" if any(n in text for n in needles) \
-            else None
-    return check
-
-
-def _fds(r: SandboxResult, limits: SandboxLimits) -> str | None:
-    fds = (r.value or {}).get("fds", {}) if isinstance(r.value, dict) else {}
-    odd = {k: v for k, v in fds.items() if not v.startswith(("pipe:", "anon_inode:", "/dev/null", "/proc/"))}
-    return f"inherited descriptors {odd}" if odd else None
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,8 @@ One writer at a time: a writer holds ``fcntl.flock`` on ``store.lock``; a second
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -60,22 +58,19 @@ from pydantic import BaseModel, ValidationError
 
 from lamforge.core.errors import LamforgeError, TaskFileError
 from lamforge.core.schemas import Trajectory
+# the on-disk line format and marker live apart; MARKER, seal and unseal stay importable from here
+from lamforge.data.store_format import (
+    _HEAD, MARKER, _brief, _fsync_dir, _is_json, _is_json_error, _write_marker, seal, unseal)
 
 M = TypeVar("M", bound=BaseModel)
 
 RECORDS = "records.jsonl"
 TORN = RECORDS + ".torn"
 LOCK = "store.lock"
-MARKER = "store.json"  # present: every line of records.jsonl carries a checksum
 UPGRADE = RECORDS + ".upgrade"  # the rewrite of a store written before checksums, renamed over it
 
 log = logging.getLogger(__name__)
 
-_HEAD = b'{"_crc32":"'  # every stored line starts with this, 8 hex digits and a closing quote
-_HEX = frozenset(b"0123456789abcdef")
-_MARKER_TEXT = json.dumps({"format": "lamforge-records", "version": 2, "checksum": "crc32",
-                           "note": "every line of records.jsonl starts with the CRC32 of the record's JSON"},
-                          indent=2) + "\n"
 _warned_legacy: set[str] = set()
 
 
@@ -85,32 +80,6 @@ class StoreLocked(LamforgeError):
 
 class StoreReadOnly(LamforgeError):
     pass
-
-
-def seal(body: bytes) -> bytes:
-    """The stored line of a record's JSON object ``body``: its CRC32 as the first field, then the
-    record's own fields, then a newline."""
-    if not (body.startswith(b"{") and body.endswith(b"}")):
-        raise ValueError("a record must be one JSON object")
-    rest = body[1:]
-    return _HEAD + b"%08x" % zlib.crc32(body) + b'"' + (b"" if rest == b"}" else b",") + rest + b"\n"
-
-
-def unseal(line: bytes) -> tuple[bytes | None, str]:
-    """``(record JSON, "")`` for an intact stored line (without its newline); ``(None, why)`` for a
-    line that has no checksum or whose checksum does not match its content."""
-    crc, tail = line[len(_HEAD):len(_HEAD) + 8], line[len(_HEAD) + 8:]
-    if not line.startswith(_HEAD) or len(crc) != 8 or not _HEX.issuperset(crc) or not tail.startswith(b'"'):
-        return None, "missing"
-    if tail == b'"}':
-        body = b"{}"
-    elif tail.startswith(b'",'):
-        body = b"{" + tail[2:]
-    else:
-        return None, "missing"
-    if b"%08x" % zlib.crc32(body) != crc:
-        return None, "mismatch"
-    return body, ""
 
 
 def default_key(model: type[BaseModel]) -> Callable[[Any], str]:
@@ -398,46 +367,9 @@ class RecordStore(Generic[M]):
                         "write (e.g. collect --resume) adds them", self.file)
 
 
-def _is_json(raw: bytes) -> bool:
-    try:
-        json.loads(raw)
-    except ValueError:
-        return False
-    return True
-
-
-def _write_marker(path: Path) -> None:
-    tmp = path / (MARKER + ".tmp")
-    with tmp.open("w") as f:
-        f.write(_MARKER_TEXT)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path / MARKER)
-    _fsync_dir(path)
-
-
-def _is_json_error(error: ValidationError) -> bool:
-    return any(e["type"] == "json_invalid" for e in error.errors())
-
-
-def _brief(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "record"
-    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
-
-
 def _read_pid(lock: Path) -> str:
     try:
         pid = lock.read_text().strip()
     except OSError:
         return ""
     return pid if pid.isdigit() else ""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
