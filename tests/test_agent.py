@@ -89,6 +89,28 @@ def test_grammar_offers_only_controls_on_screen_of_fitting_type():
     assert not accepts('select_text(text="any phrase") FINISH')
 
 
+def test_a_toggle_just_clicked_is_not_offered_again():
+    """Office's click on the same control right after it ran undoes it (Bullets twice: no bullets)."""
+    import xgrammar as xgr
+    from xgrammar.testing import _is_grammar_accept_string
+
+    env = make("office").unwrapped
+    obs, _ = env.reset(seed=0)
+    bullets = next(c for c in obs.controls if c.name == "Bullets")
+    para = next(c for c in obs.controls if c.type == "Paragraph")
+    clicked = Action(function="click", control_label=bullets.label, control_name="Bullets")
+    accepts = lambda text, last: _is_grammar_accept_string(
+        xgr.Grammar.from_ebnf(action_grammar(obs, OFFICE_ACTIONS, last=last)), text)
+    assert accepts('click(control="Bullets")', None)
+    assert not accepts('click(control="Bullets")', clicked) and not accepts('click(control="Bullets") FINISH', clicked)
+    assert accepts("FINISH", clicked) and accepts('click(control="Numbering")', clicked)
+    # a call with arguments may be repeated (another text, another option), and so may other functions
+    typed = Action(function="set_text", control_label=para.label, control_name=para.name, args={"text": "a"})
+    assert accepts(f'set_text(control="{para.name}", text="a")', typed)
+    # where no_repeat does not name the function (web, service), the grammar is unchanged
+    assert action_grammar(obs, OFFICE_ACTIONS, last=typed) == action_grammar(obs, OFFICE_ACTIONS)
+
+
 def _accepts(observation, text: str) -> bool:
     import xgrammar as xgr
     from xgrammar.testing import _is_grammar_accept_string

@@ -63,6 +63,28 @@ def test_rows_show_the_recollection_in_the_prompt_and_train_only_the_actions(don
     assert memory.annotate(none) == none
 
 
+def test_the_recalled_route_reads_as_the_turns_a_row_trains(done, tiny_model_dir):
+    """Rows end on the last action, its screen, then a bare FINISH (check_finish): the route shown
+    must have the same turns, or the model repeats the last action where the route ends."""
+    from transformers import AutoTokenizer
+
+    from lamforge.agents.memory import render, turns
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    memory = Memory.of(done, ACTIONS)
+    traj = memory.annotate(done)[0]
+    recalled = traj.meta["recalled"]
+    assert recalled["actions"][-1].endswith(" FINISH")  # memory keeps the lines as the expert wrote them
+    shown = render(recalled, "{actions}").split("; ")
+    assert shown[-1] == "FINISH" and not shown[-2].endswith("FINISH")
+    assert len(shown) == len(recalled["actions"]) + 1
+    # as many turns as a row of the remembered trajectory trains
+    source = next(t for t in done if t.task.id == recalled["task_id"])
+    assert len(trajectory_row(tokenizer, source, ACTIONS, check_finish=True)["action_spans"]) == len(shown)
+    # quoted text that ends in a status word is an argument, not a status
+    assert turns(['type_text(text="then FINISH")', "FINISH"]) == ['type_text(text="then FINISH")', "FINISH"]
+
+
 def test_the_agent_recalls_from_the_memory_its_model_folder_keeps(done, tiny_model_dir, tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(tiny_model_dir, folder)

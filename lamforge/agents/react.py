@@ -78,7 +78,8 @@ class ReactAgent(Agent):
         messages = episode_messages(self.task.env_id, self.action_set, self.task.request, history,
                                     observation, self.plan, recalled=self.recalled)
         view = self.action_set.view(observation, self.task.request)  # what the prompt shows
-        grammar = (action_grammar(view, self.action_set, allow_ask=self.allow_ask)
+        last = history[-1].action if history and history[-1].error is None else None
+        grammar = (action_grammar(view, self.action_set, allow_ask=self.allow_ask, last=last)
                    if self.decoding == "constrained" else None)
         try:
             text = self._complete(messages, grammar, self.max_action_tokens, temperature=self.temperature)

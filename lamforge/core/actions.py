@@ -194,8 +194,12 @@ class ActionSet:
     """The actions one environment understands, in a fixed order."""
 
     def __init__(self, specs: Iterable[ActionSpec], *, refer_by_name: bool = False,
-                 screen_filter: ScreenFilter | None = None):
+                 screen_filter: ScreenFilter | None = None, no_repeat: Iterable[str] = ()):
         self.specs: dict[str, ActionSpec] = {s.name: s for s in specs}
+        # functions that, called again on the same control right after they ran, only undo what they
+        # did (Office's click: Bold twice is not bold). The grammar leaves that control out of the next
+        # step's choices (lamforge.core.calls.action_grammar), as no verified trajectory repeats one
+        self.no_repeat = frozenset(no_repeat)
         # which document items the model is shown (lamforge.core.screen); training rows, the agent and
         # the grammar all read the screen through it, so they always agree
         self._screen_filter = screen_filter

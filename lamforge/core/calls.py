@@ -332,19 +332,31 @@ def _value_lines() -> list[str]:
 
 
 def action_grammar(observation: Observation, action_set: ActionSet, *, allow_ask: bool = False,
-                   thought: bool = False) -> str:
+                   thought: bool = False, last: Action | None = None) -> str:
     """EBNF (xgrammar / GBNF dialect) for the actions valid on ``observation``: each function with
-    a control may only name labels of controls it applies to; argument values are typed."""
+    a control may only name labels of controls it applies to; argument values are typed.
+    ``last``: the action of the step before, if it ran without error. When its function is one of
+    ``action_set.no_repeat`` and takes nothing but its control, that call is left out: repeated, it
+    would undo itself (a model trained with experience memory pressed Bullets again after the list
+    was made, and finished only then, in 9 of 60 held-out episodes in session 19)."""
     labels_by_type: dict[str, list[int]] = {}
     for c in observation.controls:
         labels_by_type.setdefault(c.type, []).append(c.label)
     options = {c.label: c.options for c in observation.controls if c.options}
     names = {c.label: c.name for c in observation.controls} if action_set.refer_by_name else None
     texts = {c.label: c.value for c in observation.controls if c.value}
+    shown = {c.label: c.name for c in observation.controls}  # a label that now names another control stays
+    # only a bare call on a control is left out: one with arguments may be repeated with others
+    undo = (last.function, last.control_label) if (
+        last is not None and last.function in action_set.no_repeat and last.control_label is not None
+        and not action_set.get(last.function).params) else None
     rules: dict[str, str] = {}
     alternatives = ['"FINISH"', '"FAIL"']
     for spec in action_set:
-        rule = _call_rule(spec, rules, labels_by_type, options, names, texts)
+        labels = labels_by_type if undo is None or undo[0] != spec.name else {
+            t: [lb for lb in lbs if lb != undo[1] or (last.control_name and shown.get(lb) != last.control_name)]
+            for t, lbs in labels_by_type.items()}
+        rule = _call_rule(spec, rules, labels, options, names, texts)
         if rule:
             alternatives.append(f"{rule} status")
     if allow_ask:

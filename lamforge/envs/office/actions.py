@@ -41,4 +41,5 @@ OFFICE_ACTIONS = ActionSet([
     ActionSpec(name="save_as", kind="api",
                description="Save the document under a new file name in the same folder.",
                params=[Param(name="file_name", description="New file name, e.g. report_v2.docx.")]),
-], refer_by_name=True, screen_filter=ScreenFilter(k=3))
+], refer_by_name=True, screen_filter=ScreenFilter(k=3),
+              no_repeat=("click",))  # a toggle (Bold, Bullets, Track Changes) clicked twice is undone
