@@ -40,13 +40,13 @@ class TreeStats:
 
 class TreeSearchAgent(Agent):
     def __init__(self, env: Any, backend, action_set, *, width: int = 2, budget: int = 16, max_depth: int = 8,
-                 temperature: float = 0.8, seed: int = 0, decoding: str = "constrained"):
+                 temperature: float = 0.8, seed: int = 0, decoding: str = "constrained", memory=None):
         self.env, self.width, self.budget, self.max_depth = env, width, budget, max_depth
         self.action_set = action_set
         # one ReAct agent proposes actions: greedy for the first child of a node, sampled for siblings
         # tool calls are long (an e-mail's body): a larger token budget than the ReAct default
         self.proposer = ReactAgent(backend, action_set, decoding=decoding, planning="off",
-                                   temperature=temperature, seed=seed, max_action_tokens=128)
+                                   temperature=temperature, seed=seed, max_action_tokens=128, memory=memory)
         self.sample_temperature = temperature
         self.name = f"dfsdt/{getattr(backend, 'name', 'model')}"
         self.last_search: TreeStats | None = None

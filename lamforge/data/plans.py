@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from lamforge.core.errors import TaskFileError
+from lamforge.core.files import write_text_atomic
 from lamforge.core.prompts import prompt
 from lamforge.core.schemas import TaskPlan
 
@@ -240,10 +241,7 @@ def _parse_html(text: str) -> tuple[str | None, list[Section]]:
 # ------------------------------------------------------------------------------ jsonl io -----
 def write_plans(pairs: Iterable[TaskPlan], path: str | Path) -> Path:
     """Write ``pairs`` as JSON Lines, one ``TaskPlan`` per line."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(pair.model_dump_json() + "\n" for pair in pairs), encoding="utf-8")
-    return path
+    return write_text_atomic(path, "".join(pair.model_dump_json() + "\n" for pair in pairs))
 
 
 def read_plans(path: str | Path) -> list[TaskPlan]:

@@ -57,10 +57,12 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from lamforge.core.errors import LamforgeError, TaskFileError
+from lamforge.core.files import fsync_dir
 from lamforge.core.schemas import Trajectory
+
 # the on-disk line format and marker live apart; MARKER, seal and unseal stay importable from here
 from lamforge.data.store_format import (
-    _HEAD, MARKER, _brief, _fsync_dir, _is_json, _is_json_error, _write_marker, seal, unseal)
+    _HEAD, MARKER, _brief, _is_json, _is_json_error, _write_marker, seal, unseal)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -126,7 +128,7 @@ class RecordStore(Generic[M]):
             created = not self.file.exists()
             self._fd = os.open(self.file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             if created:
-                _fsync_dir(self.path)  # the new file's directory entry must survive a power cut
+                fsync_dir(self.path)  # the new file's directory entry must survive a power cut
             self.checksummed = self._is_checksummed()
             self._size = self._scan(recover=True)
             if not self.checksummed:
@@ -349,7 +351,7 @@ class RecordStore(Generic[M]):
             dst.flush()
             os.fsync(dst.fileno())
         os.replace(tmp, self.file)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         assert self._fd is not None
         os.close(self._fd)
         self._fd = os.open(self.file, os.O_WRONLY | os.O_APPEND, 0o644)

@@ -10,11 +10,12 @@ paths, with no index, lock or open file: the format can be read (and checked, as
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from pathlib import Path
 
 from pydantic import ValidationError
+
+from lamforge.core.files import write_text_atomic
 
 MARKER = "store.json"  # present: every line of records.jsonl carries a checksum
 
@@ -60,13 +61,7 @@ def _is_json(raw: bytes) -> bool:
 
 
 def _write_marker(path: Path) -> None:
-    tmp = path / (MARKER + ".tmp")
-    with tmp.open("w") as f:
-        f.write(_MARKER_TEXT)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path / MARKER)
-    _fsync_dir(path)
+    write_text_atomic(path / MARKER, _MARKER_TEXT, durable=True)
 
 
 def _is_json_error(error: ValidationError) -> bool:
@@ -79,10 +74,3 @@ def _brief(error: ValidationError) -> str:
     more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return f"{where}: {first['msg']}{more}"
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from lamforge.core.errors import TaskFileError
+from lamforge.core.files import write_text_atomic
 from lamforge.core.schemas import Task
 
 
@@ -33,8 +34,7 @@ def read_tasks(path: str | Path) -> list[Task]:
 
 
 def write_tasks(tasks: list[Task], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(t.model_dump_json() + "\n" for t in tasks), encoding="utf-8")
+    write_text_atomic(path, "".join(t.model_dump_json() + "\n" for t in tasks))
 
 
 def split_pool(env: str, n: int, seed: int, heldout_fraction: float = 0.2):

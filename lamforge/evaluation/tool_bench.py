@@ -26,8 +26,9 @@ def heldout_tasks(env: str, run: Path, limit: int | None):
 
 
 def compare_search(backend, tasks, *, env: str = "service", width: int = 2, budget: int = 16, max_steps: int = 8,
-                   progress=None) -> dict:
-    """Success, steps, time, call accuracy and hallucinations of plain ReAct and of DFSDT."""
+                   progress=None, memory=None) -> dict:
+    """Success, steps, time, call accuracy and hallucinations of plain ReAct and of DFSDT. ``memory``:
+    the model's experience memory (``factory.model_memory``), which both agents recall from."""
     from lamforge.agents.react import ReactAgent
     from lamforge.agents.runner import run_episode
     from lamforge.agents.tree_search import TreeSearchAgent
@@ -44,10 +45,10 @@ def compare_search(backend, tasks, *, env: str = "service", width: int = 2, budg
             trajs, nodes, seconds = [], [], []
             for k, task in enumerate(tasks):
                 if variant == "react":
-                    agent = ReactAgent(backend, action_set, planning="off")
+                    agent = ReactAgent(backend, action_set, planning="off", memory=memory)
                 else:
                     agent = TreeSearchAgent(environment, backend, action_set, width=width, budget=budget,
-                                            max_depth=max_steps - 1)
+                                            max_depth=max_steps - 1, memory=memory)
                 t0 = time.perf_counter()
                 traj = run_episode(environment, agent, task)
                 seconds.append(time.perf_counter() - t0)
@@ -77,15 +78,17 @@ def bench_tool_search(
     as_json: bool = typer.Option(False, "--json", help="End with a JSON summary line."),
 ) -> None:
     """Plain ReAct vs DFSDT tree search on the same held-out tasks."""
+    from lamforge.agents.factory import model_memory
     from lamforge.evaluation.compare import resolve_model
     from lamforge.models import load_backend
 
     tasks = heldout_tasks(env, run, limit)
-    backend = load_backend(resolve_model(model, run, "smollm2-135m", env))
+    spec = resolve_model(model, run, "smollm2-135m", env)
+    backend = load_backend(spec)
     with progress_bar() as bar:
         jobs = {v: bar.add_task(v, total=len(tasks)) for v in ("react", "dfsdt")}
         result = compare_search(backend, tasks, env=env, width=width, budget=budget, max_steps=max_steps,
-                                progress=lambda v, k: bar.update(jobs[v], completed=k))
+                                progress=lambda v, k: bar.update(jobs[v], completed=k), memory=model_memory(spec))
     table = Table("agent", "task success", "call acc", "function acc", "hallucination", "steps", "env calls/task",
                   "s/task")
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}"

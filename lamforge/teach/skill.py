@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lamforge.core.errors import LamforgeError
+from lamforge.core.files import write_text_atomic
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -116,10 +117,7 @@ def save_skill(skill: Skill, folder: Path | None = None) -> Path:
             step.pop("status")
         if not step.get("args"):
             step.pop("args", None)
-    tmp = path.with_suffix(".yaml.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
 
 
 def load_skill(name_or_path: str | Path, folder: Path | None = None) -> Skill:
