@@ -9,7 +9,6 @@ moment followed by ``--resume`` gives every task exactly once.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 import zlib
 from collections import Counter
@@ -20,6 +19,7 @@ from lamforge.agents.factory import make_agent
 from lamforge.agents.runner import run_episode
 from lamforge.core.errors import LamforgeError
 from lamforge.core.schemas import Outcome, Task, Trajectory
+from lamforge.core.workers import worker_map
 from lamforge.data.store import RecordStore
 from lamforge.data.verify import verify
 from lamforge.envs import make
@@ -85,23 +85,15 @@ def collect_trajectories(tasks: list[Task], out: str | Path, *, env_name: str = 
         t0 = time.perf_counter()
         done = 0
         jobs = [t.model_dump_json() for t in todo]
-        if workers <= 1:
-            _init(env_name, expert, max_steps, 2, temperature)
-            results = map(_run, jobs)
-            pool = None
-        else:
-            ctx = mp.get_context("forkserver")
-            pool = ctx.Pool(workers, initializer=_init, initargs=(env_name, expert, max_steps, 1, temperature))
-            results = pool.imap_unordered(_run, jobs, chunksize=4)
-        try:
+        # one-thread workers (forkserver) each with their own env; in this process, both threads
+        with worker_map(_run, jobs, workers=workers, initializer=_init, chunksize=4,
+                        initargs=(env_name, expert, max_steps, 1, temperature),
+                        inline_initargs=(env_name, expert, max_steps, 2, temperature)) as results:
             for line in results:
                 store.append(Trajectory.model_validate_json(line))
                 done += 1
                 if progress:
                     progress(done, len(todo))
-        finally:
-            if pool is not None:
-                pool.terminate()
         seconds = time.perf_counter() - t0
         verdicts = Counter(t.outcome.verdict for t in store)
         per_family: dict[str, list[bool]] = {}

@@ -13,14 +13,15 @@ the task where there is one, else the SearchExpert (which knows only the page's 
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from lamforge.core.errors import LamforgeError
+from lamforge.core.workers import worker_map
 
 _W: dict[str, Any] = {}
 PUBLISHED = {"Claude-3.5-Sonnet": 0.698, "o1-mini": 0.678, "Llama-3.1-405B": 0.646, "GPT-4o": 0.638,
@@ -96,29 +97,20 @@ def run_bench(agent: str, tasks: list[str], seeds: int, *, max_steps: int = 10, 
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
     rows: list[dict] = []
-    if workers <= 1:
-        _init(agent, max_steps, budget, threads=2, planning=planning)
-        results = map(_episode, jobs)
-        pool = None
-    else:
-        pool = mp.get_context("forkserver").Pool(workers, initializer=_init,
-                                                 initargs=(agent, max_steps, budget, max(1, 2 // workers), planning))
-        results = pool.imap_unordered(_episode, jobs)
-    sink = open(log, "a", encoding="utf-8") if log else None  # noqa: SIM115 - closed in finally
     try:
-        for row in results:
-            rows.append(row)
-            if sink:  # one line per episode as it ends: progress to watch, a record if the run is cut
-                sink.write(json.dumps(row) + "\n")
-                sink.flush()
-            if progress:
-                progress(len(rows), len(jobs))
+        with worker_map(_episode, jobs, workers=workers, initializer=_init,
+                        initargs=(agent, max_steps, budget, max(1, 2 // workers), planning),
+                        inline_initargs=(agent, max_steps, budget, 2, planning)) as results, \
+                (open(log, "a", encoding="utf-8") if log else nullcontext()) as sink:
+            for row in results:
+                rows.append(row)
+                if sink:  # one line per episode as it ends: progress to watch, a record if the run is cut
+                    sink.write(json.dumps(row) + "\n")
+                    sink.flush()
+                if progress:
+                    progress(len(rows), len(jobs))
     finally:
-        if sink:
-            sink.close()
-        if pool is not None:
-            pool.terminate()
-        elif "env" in _W:
+        if workers <= 1 and "env" in _W:  # the workers' browsers end with them; this process's, here
             _W.pop("env").close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

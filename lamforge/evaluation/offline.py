@@ -21,6 +21,7 @@ from typing import Any
 
 from lamforge.agents.base import Agent
 from lamforge.core.schemas import Action, Status, TaskPlan, Trajectory
+from lamforge.core.workers import worker_map
 from lamforge.evaluation.metrics import offline_metrics, planning_metrics
 
 
@@ -69,15 +70,14 @@ def predict_all(agent: Agent | None, references: list[Trajectory], *,
     if make_agent is None or workers <= 1 or len(references) < 2:
         agent = agent if agent is not None else make_agent()  # type: ignore[misc]
         return [predict_along(agent, ref) for ref in references]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     from lamforge.evaluation.online import threads_per_worker
 
     workers = min(workers, len(references))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                             initargs=(make_agent, threads_per_worker(workers))) as pool:
-        return list(pool.map(_predict_in_worker, references))
+    # spawned, as online_eval's workers: each builds its agent from the pickled make_agent in a fresh
+    # interpreter, safe whatever threads or CUDA state this process holds, on every OS
+    with worker_map(_predict_in_worker, references, workers=workers, initializer=_start_worker,
+                    initargs=(make_agent, threads_per_worker(workers)), start_method="spawn", ordered=True) as results:
+        return list(results)
 
 
 def offline_eval(agent: Agent | None, references: list[Trajectory], *,
