@@ -345,18 +345,18 @@ def action_grammar(observation: Observation, action_set: ActionSet, *, allow_ask
     options = {c.label: c.options for c in observation.controls if c.options}
     names = {c.label: c.name for c in observation.controls} if action_set.refer_by_name else None
     texts = {c.label: c.value for c in observation.controls if c.value}
-    shown = {c.label: c.name for c in observation.controls}  # a label that now names another control stays
-    # only a bare call on a control is left out: one with arguments may be repeated with others
-    undo = (last.function, last.control_label) if (
-        last is not None and last.function in action_set.no_repeat and last.control_label is not None
-        and not action_set.get(last.function).params) else None
+    # only a bare call on the same control is left out (one with arguments may repeat with others), and
+    # not where that label now names another control
+    shown = {c.label: c.name for c in observation.controls}
+    undo = last.function if (
+        last is not None and last.function in action_set.no_repeat and not action_set.get(last.function).params
+        and last.control_label in shown and last.control_name in (None, "", shown[last.control_label])) else None
+    if undo is not None:
+        without = {t: [lb for lb in lbs if lb != last.control_label] for t, lbs in labels_by_type.items()}
     rules: dict[str, str] = {}
     alternatives = ['"FINISH"', '"FAIL"']
     for spec in action_set:
-        labels = labels_by_type if undo is None or undo[0] != spec.name else {
-            t: [lb for lb in lbs if lb != undo[1] or (last.control_name and shown.get(lb) != last.control_name)]
-            for t, lbs in labels_by_type.items()}
-        rule = _call_rule(spec, rules, labels, options, names, texts)
+        rule = _call_rule(spec, rules, without if spec.name == undo else labels_by_type, options, names, texts)
         if rule:
             alternatives.append(f"{rule} status")
     if allow_ask:
